@@ -1,0 +1,145 @@
+// model.c — the tensor list of each architecture and loading a model from an
+// HF directory or a GGUF file, with every tensor's presence and shape checked.
+#include "model.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+// ---- tensor list ----
+// Slots for non-layer tensors are offsets into `model`; layer slots into layer_weights.
+#define LSLOT(f) offsetof(layer_weights, f)
+#define MSLOT(f) offsetof(model, f)
+
+static void add(model_tensor_spec *s, int64_t *n, int layer, const char *hf, const char *gg, size_t slot, int ndim,
+                int64_t d0, int64_t d1) {
+    model_tensor_spec *t = &s[(*n)++];
+    memset(t, 0, sizeof *t);
+    if (layer >= 0) {
+        snprintf(t->hf_name, sizeof t->hf_name, "model.layers.%d.%s", layer, hf);
+        snprintf(t->gguf_name, sizeof t->gguf_name, "blk.%d.%s", layer, gg);
+    } else {
+        snprintf(t->hf_name, sizeof t->hf_name, "%s", hf);
+        snprintf(t->gguf_name, sizeof t->gguf_name, "%s", gg);
+    }
+    t->layer = layer;
+    t->slot = slot;
+    t->ndim = ndim;
+    t->shape[0] = d0;
+    t->shape[1] = d1;
+}
+
+int64_t model_tensor_specs(const model_config *c, model_tensor_spec **out) {
+    int64_t d = c->hidden_size, ff = c->intermediate_size, hd = c->head_dim;
+    int64_t qd = c->n_heads * hd, kvd = c->n_kv_heads * hd;
+    model_tensor_spec *s = xcalloc((size_t)(4 + 24 * c->n_layers), sizeof *s);
+    int64_t n = 0;
+    add(s, &n, -1, "model.embed_tokens.weight", "token_embd.weight", MSLOT(embed), 2, c->vocab_size, d);
+    for (int i = 0; i < (int)c->n_layers; i++) {
+        add(s, &n, i, "input_layernorm.weight", "attn_norm.weight", LSLOT(attn_norm), 1, d, 0);
+        add(s, &n, i, "self_attn.q_proj.weight", "attn_q.weight", LSLOT(q), 2, qd, d);
+        add(s, &n, i, "self_attn.k_proj.weight", "attn_k.weight", LSLOT(k), 2, kvd, d);
+        add(s, &n, i, "self_attn.v_proj.weight", "attn_v.weight", LSLOT(v), 2, kvd, d);
+        if (c->attention_bias) {
+            add(s, &n, i, "self_attn.q_proj.bias", "attn_q.bias", LSLOT(q_bias), 1, qd, 0);
+            add(s, &n, i, "self_attn.k_proj.bias", "attn_k.bias", LSLOT(k_bias), 1, kvd, 0);
+            add(s, &n, i, "self_attn.v_proj.bias", "attn_v.bias", LSLOT(v_bias), 1, kvd, 0);
+        }
+        add(s, &n, i, "self_attn.o_proj.weight", "attn_output.weight", LSLOT(o), 2, d, qd);
+        if (c->o_bias) add(s, &n, i, "self_attn.o_proj.bias", "attn_output.bias", LSLOT(o_bias), 1, d, 0);
+        if (c->qk_norm) {
+            add(s, &n, i, "self_attn.q_norm.weight", "attn_q_norm.weight", LSLOT(q_norm), 1, hd, 0);
+            add(s, &n, i, "self_attn.k_norm.weight", "attn_k_norm.weight", LSLOT(k_norm), 1, hd, 0);
+        }
+        add(s, &n, i, "post_attention_layernorm.weight", "ffn_norm.weight", LSLOT(mlp_norm), 1, d, 0);
+        add(s, &n, i, "mlp.gate_proj.weight", "ffn_gate.weight", LSLOT(gate), 2, ff, d);
+        add(s, &n, i, "mlp.up_proj.weight", "ffn_up.weight", LSLOT(up), 2, ff, d);
+        add(s, &n, i, "mlp.down_proj.weight", "ffn_down.weight", LSLOT(down), 2, d, ff);
+        if (c->mlp_bias) {
+            add(s, &n, i, "mlp.gate_proj.bias", "ffn_gate.bias", LSLOT(gate_bias), 1, ff, 0);
+            add(s, &n, i, "mlp.up_proj.bias", "ffn_up.bias", LSLOT(up_bias), 1, ff, 0);
+            add(s, &n, i, "mlp.down_proj.bias", "ffn_down.bias", LSLOT(down_bias), 1, d, 0);
+        }
+    }
+    add(s, &n, -1, "model.norm.weight", "output_norm.weight", MSLOT(final_norm), 1, d, 0);
+    if (!c->tie_word_embeddings) add(s, &n, -1, "lm_head.weight", "output.weight", MSLOT(lm_head), 2, c->vocab_size, d);
+    *out = s;
+    return n;
+}
+
+int64_t model_param_count(const model_config *c) {
+    model_tensor_spec *s;
+    int64_t n = model_tensor_specs(c, &s), total = 0;
+    for (int64_t i = 0; i < n; i++) total += s[i].ndim == 1 ? s[i].shape[0] : s[i].shape[0] * s[i].shape[1];
+    free(s);
+    return total;
+}
+
+// ---- loading ----
+static const tensor_view **slot_ptr(model *m, const model_tensor_spec *t) {
+    char *base = t->layer >= 0 ? (char *)&m->layers[t->layer] : (char *)m;
+    return (const tensor_view **)(base + t->slot);
+}
+
+static int check_shape(const tensor_view *v, const model_tensor_spec *t, const char *file, const char *name) {
+    int ok = v->ndim == t->ndim;
+    for (int i = 0; ok && i < t->ndim; i++) ok = v->shape[i] == t->shape[i];
+    if (ok) return 0;
+    char want[64], got[64];
+    shape_str(want, sizeof want, t->ndim, t->shape);
+    shape_str(got, sizeof got, v->ndim, v->shape);
+    return err_set("%s: tensor '%s' has shape %s, expected %s", file, name, got, want);
+}
+
+static int bind_tensors(model *m, const char *where) {
+    model_tensor_spec *specs;
+    int64_t n = model_tensor_specs(&m->cfg, &specs);
+    int gguf = m->src.kind == MODEL_SRC_GGUF;
+    int rc = 0;
+    for (int64_t i = 0; i < n && rc == 0; i++) {
+        const model_tensor_spec *t = &specs[i];
+        const char *name = gguf ? t->gguf_name : t->hf_name;
+        const tensor_view *v = gguf ? gguf_find_tensor(&m->gguf, name) : st_set_find(&m->st, name);
+        if (!v) {
+            rc = err_set("%s: missing tensor '%s' (%s needs it)", where, name, arch_name(m->cfg.arch));
+            break;
+        }
+        if (!gguf && dtype_is_quantized(v->type)) rc = err_set("%s: tensor '%s' has unsupported dtype %s", where, name, dtype_name(v->type));
+        if (!gguf && v->type != DTYPE_F32 && v->type != DTYPE_F16 && v->type != DTYPE_BF16)
+            rc = err_set("%s: tensor '%s' has dtype %s; weights must be F32, F16 or BF16", where, name, dtype_name(v->type));
+        if (rc == 0) rc = check_shape(v, t, where, name);
+        if (rc == 0) *slot_ptr(m, t) = v;
+    }
+    free(specs);
+    if (rc == 0 && m->cfg.tie_word_embeddings) m->lm_head = m->embed;
+    return rc;
+}
+
+int model_load(model *m, const char *spec) {
+    memset(m, 0, sizeof *m);
+    config_init(&m->cfg);
+    if (model_path_resolve(spec, &m->src)) return -1;
+    if (m->src.kind == MODEL_SRC_GGUF) {
+        if (gguf_open(&m->gguf, m->src.path) || config_from_gguf(&m->cfg, &m->gguf)) goto fail;
+        m->file_bytes = (int64_t)m->gguf.map.size;
+    } else {
+        if (config_load_hf(&m->cfg, m->src.path) || st_set_open_dir(&m->st, m->src.path)) goto fail;
+        for (int i = 0; i < m->st.n_files; i++) m->file_bytes += (int64_t)m->st.files[i].map.size;
+    }
+    m->layers = xcalloc((size_t)m->cfg.n_layers, sizeof *m->layers);
+    if (bind_tensors(m, m->src.path)) goto fail;
+    return 0;
+fail:
+    model_release(m);
+    return -1;
+}
+
+void model_release(model *m) {
+    if (!m) return;
+    st_set_close(&m->st);
+    gguf_close(&m->gguf);
+    config_release(&m->cfg);
+    model_src_release(&m->src);
+    free(m->layers);
+    memset(m, 0, sizeof *m);
+}
