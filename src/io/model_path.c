@@ -111,7 +111,8 @@ int model_path_resolve(const char *spec, model_src *out) {
             out->path = xstrdup(spec);
             return 0;
         }
-        if (gguf_is_gguf(spec)) {
+        size_t len = strlen(spec);
+        if (gguf_is_gguf(spec) || (len > 5 && strcmp(spec + len - 5, ".gguf") == 0)) { // the reader names a bad magic
             out->kind = MODEL_SRC_GGUF;
             out->path = xstrdup(spec);
             return 0;

@@ -91,6 +91,16 @@ static int check_shape(const tensor_view *v, const model_tensor_spec *t, const c
     return err_set("%s: tensor '%s' has shape %s, expected %s", file, name, got, want);
 }
 
+// The file a tensor lives in (the shard for HF directories), for messages.
+static const char *tensor_file(const model *m, const tensor_view *v) {
+    if (m->src.kind == MODEL_SRC_GGUF) return m->gguf.map.path;
+    for (int i = 0; i < m->st.n_files; i++) {
+        const mapped_file *f = &m->st.files[i].map;
+        if ((const uint8_t *)v->data >= f->data && (const uint8_t *)v->data <= f->data + f->size) return f->path;
+    }
+    return m->src.path;
+}
+
 static int bind_tensors(model *m, const char *where) {
     model_tensor_spec *specs;
     int64_t n = model_tensor_specs(&m->cfg, &specs);
@@ -104,10 +114,10 @@ static int bind_tensors(model *m, const char *where) {
             rc = err_set("%s: missing tensor '%s' (%s needs it)", where, name, arch_name(m->cfg.arch));
             break;
         }
-        if (!gguf && dtype_is_quantized(v->type)) rc = err_set("%s: tensor '%s' has unsupported dtype %s", where, name, dtype_name(v->type));
+        const char *file = tensor_file(m, v);
         if (!gguf && v->type != DTYPE_F32 && v->type != DTYPE_F16 && v->type != DTYPE_BF16)
-            rc = err_set("%s: tensor '%s' has dtype %s; weights must be F32, F16 or BF16", where, name, dtype_name(v->type));
-        if (rc == 0) rc = check_shape(v, t, where, name);
+            rc = err_set("%s: tensor '%s' has dtype %s; weights must be F32, F16 or BF16", file, name, dtype_name(v->type));
+        if (rc == 0) rc = check_shape(v, t, file, name);
         if (rc == 0) *slot_ptr(m, t) = v;
     }
     free(specs);
