@@ -140,7 +140,7 @@ static char *make_model(const char *name, const char *preset, int arch, dtype t,
     CHECK(preset_config(preset, arch, &c) == 0);
     if (tie >= 0) c.tie_word_embeddings = tie;
     CHECK(config_write_hf(&c, dir) == 0);
-    CHECK_MSG(model_write_random(&c, dir, t, 1234) == 0, "%s", err_msg());
+    CHECK_MSG(model_write_random(&c, dir, t, 1234, 0.02f) == 0, "%s", err_msg());
     config_release(&c);
     return dir;
 }

@@ -16,6 +16,7 @@ const cli_opt init_model_opts[] = {
     {"--out|-o", "DIR", NULL, "output directory (required; must not exist unless --force)", 0},
     {"--dtype", "T", "bf16", "weight dtype: f32, bf16 or f16", 0},
     {"--seed", "N", "0", "random seed (same seed, same weights)", 0},
+    {"--init-std", "X", "0.02", "standard deviation of the random weights (norms: 1 + N(0, 0.1))", 0},
     {"--tokenizer", "PATH", NULL, "directory with tokenizer.json (+ tokenizer_config.json, chat_template.jinja) or a tokenizer.json to copy; tiny presets take its vocabulary size", 0},
     {"--num-layers", "N", NULL, "layer count (default: the preset's)", 0},
     {"--vocab-size", "N", NULL, "vocabulary size (default: the preset's, or the --tokenizer's for tiny)", 0},
@@ -108,6 +109,7 @@ int cmd_init_model(int argc, char **argv) {
     static const char *const bool_choices[] = {"true", "false", NULL};
     const char *out = cli_get(&a, "--out");
     int64_t seed = 0;
+    double init_std = 0.02;
     model_config c;
     config_init(&c);
     char *tmp = NULL, *tokdir = NULL;
@@ -121,8 +123,13 @@ int cmd_init_model(int argc, char **argv) {
         goto done;
     }
     if (cli_get_choice(&a, "--preset", preset_names, &preset) || cli_get_choice(&a, "--dtype", dtype_choices, &dtype_s) ||
-        (cli_has(&a, "--arch") && cli_get_choice(&a, "--arch", arch_choices, &arch_s)) || cli_get_int(&a, "--seed", &seed))
+        (cli_has(&a, "--arch") && cli_get_choice(&a, "--arch", arch_choices, &arch_s)) || cli_get_int(&a, "--seed", &seed) ||
+        cli_get_double(&a, "--init-std", &init_std))
         goto done;
+    if (!(init_std > 0 && init_std < 10)) {
+        cli_usage_error(cmd, "--init-std must be in (0, 10), got %g", init_std);
+        goto done;
+    }
     preset_config(preset, arch_s ? arch_from_name(arch_s) : -1, &c);
     c.torch_dtype = xstrdup(strcmp(dtype_s, "f32") == 0 ? "float32" : strcmp(dtype_s, "f16") == 0 ? "float16" : "bfloat16");
     if (cli_has(&a, "--num-layers")) {
@@ -194,7 +201,7 @@ int cmd_init_model(int argc, char **argv) {
     // build everything in a temp directory beside OUT, then rename it into place
     tmp = xasprintf("%s.tmp.%d", out, (int)getpid());
     dtype t = strcmp(dtype_s, "f32") == 0 ? DTYPE_F32 : strcmp(dtype_s, "f16") == 0 ? DTYPE_F16 : DTYPE_BF16;
-    if (mkdir_p(tmp) || config_write_hf(&c, tmp) || model_write_random(&c, tmp, t, (uint64_t)seed) ||
+    if (mkdir_p(tmp) || config_write_hf(&c, tmp) || model_write_random(&c, tmp, t, (uint64_t)seed, (float)init_std) ||
         (tokdir && copy_tokenizer(tokdir, tmp))) {
         rc = cli_fail();
         rm_rf(tmp);

@@ -78,8 +78,9 @@ static void fill_chunk(float *out, int64_t n, uint64_t seed, float mean, float s
     }
 }
 
-int model_write_random(const model_config *c, const char *dir, dtype t, uint64_t seed) {
+int model_write_random(const model_config *c, const char *dir, dtype t, uint64_t seed, float init_std) {
     if (t != DTYPE_F32 && t != DTYPE_BF16 && t != DTYPE_F16) return err_set("init: dtype must be f32, f16 or bf16");
+    if (!(init_std > 0 && init_std < 10)) return err_set("init: standard deviation must be in (0, 10), got %g", init_std);
     model_tensor_spec *ms;
     int64_t n = model_tensor_specs(c, &ms);
     st_tensor_spec *specs = xcalloc((size_t)n, sizeof *specs);
@@ -104,7 +105,7 @@ int model_write_random(const model_config *c, const char *dir, dtype t, uint64_t
     for (int64_t i = 0; i < n && rc == 0; i++) {
         int64_t numel = ms[i].ndim == 1 ? ms[i].shape[0] : ms[i].shape[0] * ms[i].shape[1];
         int is_norm = strstr(ms[i].hf_name, "norm") != NULL;
-        float mean = is_norm ? 1.0f : 0.0f, std = is_norm ? 0.1f : 0.02f;
+        float mean = is_norm ? 1.0f : 0.0f, std = is_norm ? 0.1f : init_std;
         uint64_t tseed = seed * 0x9e3779b97f4a7c15ull ^ name_hash(ms[i].hf_name);
         for (int64_t off = 0; off < numel && rc == 0; off += batch) {
             int64_t m = numel - off < batch ? numel - off : batch;

@@ -10,8 +10,9 @@ extern const char *const preset_names[]; // NULL-terminated
 // architecture, otherwise that architecture's features are switched on.
 int preset_config(const char *name, int arch, model_config *c);
 // Write random weights for c into dir as safetensors (sharded above 5 GB).
-// Values: N(0, 0.02) (an Irwin-Hall approximation), norms 1 + N(0, 0.1);
-// deterministic for a seed whatever the thread count.
-int model_write_random(const model_config *c, const char *dir, dtype t, uint64_t seed);
+// Values: N(0, std) (an Irwin-Hall approximation; std 0.02 is HF's
+// initializer_range), norms 1 + N(0, 0.1); deterministic for a seed whatever
+// the thread count.
+int model_write_random(const model_config *c, const char *dir, dtype t, uint64_t seed, float std);
 
 #endif
