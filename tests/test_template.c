@@ -390,6 +390,8 @@ static void test_chat_api(void) {
     chat_template_src_release(&src);
     CHECK(chat_template_load(dir, 0, NULL, 1, &src) == 0 && !strcmp(src.source, "cfg-tools"));
     chat_template_src_release(&src);
+    CHECK(chat_template_load(dir, 0, "tool_use", 0, &src) == 0 && !strcmp(src.source, "cfg-tools"));
+    chat_template_src_release(&src);
     write_file(dir, "chat_template.jinja", "jinja-file");
     char *extra_dir = path_join(dir, "additional_chat_templates");
     CHECK(mkdir_p(extra_dir) == 0);
@@ -398,11 +400,23 @@ static void test_chat_api(void) {
     chat_template_src_release(&src);
     CHECK(chat_template_load(dir, 0, "rag", 0, &src) == 0 && !strcmp(src.source, "rag-file"));
     chat_template_src_release(&src);
+    // chat_template.jinja replaces only the default: the config's named templates stay
+    CHECK(chat_template_load(dir, 0, "tool_use", 0, &src) == 0 && !strcmp(src.source, "cfg-tools"));
+    chat_template_src_release(&src);
     CHECK_ERR(chat_template_load(dir, 0, "nope", 0, &src), "no chat template named 'nope'; available: 'default', 'tool_use', 'rag'");
     json_t *sp = chat_special_tokens(dir, 0);
     CHECK(sp && json_object_size(sp) == 3);
     json_decref(sp);
     free(extra_dir);
+    // a single string chat_template: chat_template.jinja wins over it too
+    write_file(dir, "tokenizer_config.json", "{\"chat_template\": \"cfg-string\"}");
+    CHECK(chat_template_load(dir, 0, NULL, 0, &src) == 0 && !strcmp(src.source, "jinja-file"));
+    chat_template_src_release(&src);
+    char *jinja = path_join(dir, "chat_template.jinja");
+    remove(jinja);
+    free(jinja);
+    CHECK(chat_template_load(dir, 0, "default", 0, &src) == 0 && !strcmp(src.source, "cfg-string") && strstr(src.origin, "tokenizer_config.json"));
+    chat_template_src_release(&src);
     write_file(dir, "tokenizer_config.json", "{\"chat_template\": 5}");
     CHECK_ERR(chat_template_load(dir, 0, NULL, 0, &src), "chat_template must be a string or a list");
     write_file(dir, "tokenizer_config.json", "{not json");
@@ -434,8 +448,18 @@ static void test_chat_api(void) {
     chat_template_src_release(&src);
     CHECK(chat_template_load(gpath, 1, NULL, 1, &src) == 0 && !strcmp(src.source, "tools!"));
     chat_template_src_release(&src);
+    CHECK(chat_template_load(gpath, 1, "tool_use", 0, &src) == 0 && !strcmp(src.source, "tools!") && strstr(src.origin, "tokenizer.chat_template.tool_use"));
+    chat_template_src_release(&src);
+    CHECK_ERR(chat_template_load(gpath, 1, "rag", 0, &src), "no chat template named 'rag'; available: 'default', 'tool_use'");
     free(gpath);
     rm_rf(dir);
+
+    // a real model directory (tokenizer_config.json's chat_template)
+    char *qwen3 = shared_path("fixtures/tokenizers/qwen3");
+    CHECK_MSG(chat_template_load(qwen3, 0, NULL, 0, &src) == 0, "%s", err_msg());
+    CHECK(src.source && strstr(src.source, "<|im_start|>"));
+    chat_template_src_release(&src);
+    free(qwen3);
 }
 
 // ---- 6. `lorac template` (when the test runner names the binary in $LORAC) ----

@@ -295,7 +295,6 @@ static void test_qwen3(void) {
     size_t n;
     const uint8_t *b = tok_id_bytes(t, 279, &n);
     CHECK(n == 4 && memcmp(b, " the", 4) == 0);
-    CHECK(tok_chat_template(t, NULL) && strstr(tok_chat_template(t, NULL), "<|im_start|>"));
     check_goldens(t, "qwen3", 1, 1);
 
     // skip_special drops <|im_start|> but keeps <think> (not special)
@@ -378,7 +377,6 @@ static void test_smollm2(void) {
     CHECK(tok_bos_id(t) == 1 && tok_eos_id(t) == 2 && tok_pad_id(t) == 2);
     CHECK(!tok_adds_bos(t)); // tokenizer.ggml.add_bos_token = false
     CHECK(tok_is_special(t, 1) && tok_added_id(t, "<|im_end|>") == 2);
-    CHECK(tok_chat_template(t, NULL) && strstr(tok_chat_template(t, NULL), "<|im_start|>"));
     check_goldens(t, "smollm2", 1, 1);
     tok_free(t);
 }
@@ -517,8 +515,6 @@ static char *tiny_gguf(const char *name, const char *model, const char *pre, int
     gguf_set_u32(w, "tokenizer.ggml.bos_token_id", 5);
     gguf_set_u32(w, "tokenizer.ggml.eos_token_id", 5);
     gguf_set_bool(w, "tokenizer.ggml.add_bos_token", 1);
-    gguf_set_str(w, "tokenizer.chat_template", "{{ bos_token }}");
-    gguf_set_str(w, "tokenizer.chat_template.tool_use", "{{ tools }}");
     char *p = path_join(test_tmpdir(), name);
     int rc = gguf_writer_open(w, p);
     if (rc == 0) rc = gguf_writer_commit(w);
@@ -549,9 +545,6 @@ static void test_gguf(void) {
         CHECK(ids.n == 6 && memcmp(ids.ids, want, sizeof want) == 0);
         tok_ids_release(&ids);
         CHECK(tok_adds_bos(t) && tok_is_special(t, 5));
-        CHECK(strcmp(tok_chat_template(t, NULL), "{{ bos_token }}") == 0);
-        CHECK(strcmp(tok_chat_template(t, "tool_use"), "{{ tools }}") == 0);
-        CHECK(tok_n_chat_templates(t) == 2);
         tok_free(t);
     }
     free(p);

@@ -10,13 +10,13 @@
 #include <time.h>
 
 const cli_opt template_opts[] = {
-    {"--model|-m", "M", NULL, "model whose chat template and special tokens to use: HF directory, GGUF file, or ORG/NAME", 0},
+    {"--model", "M", NULL, "model whose chat template and special tokens to use: HF directory, GGUF file, or ORG/NAME", 0},
     {"--template", "FILE", NULL, "a Jinja template file instead of the model's (tokens still come from --model)", 0},
     {"--template-name", "NAME", NULL, "one of the model's named templates (default: 'tool_use' with --tools when present, else 'default')", 0},
     {"--messages", "FILE", NULL, "JSON list of messages, or an object with \"messages\" (and \"tools\"); '-' = stdin", 0},
     {"--tools", "FILE", NULL, "JSON list of tool schemas", 0},
     {"--add-generation-prompt", NULL, NULL, "end with the opening of the assistant's turn", 0},
-    {"--var", "K=V", NULL, "extra variable; V is parsed as JSON when valid, else taken as a string (repeatable)", 1},
+    {"--var", "K=V", NULL, "extra variable; V is parsed as JSON when valid, else taken as a string", 1},
     {"--now", "YYYY-MM-DD", NULL, "the date strftime_now() sees (default: today)", 0},
     {NULL, NULL, NULL, NULL, 0},
 };

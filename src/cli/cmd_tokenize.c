@@ -9,7 +9,7 @@
 #include <time.h>
 
 const cli_opt tokenize_opts[] = {
-    {"--model|-m", "M", NULL, "HF model directory (or one holding tokenizer.json), GGUF file, or ORG/NAME", 0},
+    {"--model", "M", NULL, "HF model directory (or one holding tokenizer.json), GGUF file, or ORG/NAME", 0},
     {"--text|-t", "T", NULL, "the text to encode (with --decode: the ids)", 0},
     {"--file|-f", "F", NULL, "read the text (or ids) from file F ('-' = stdin)", 0},
     {"--json", NULL, NULL, "print ids as a JSON array", 0},

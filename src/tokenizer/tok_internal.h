@@ -169,10 +169,6 @@ struct tokenizer {
     char *bos_str, *eos_str, *pad_str, *unk_str;
     int32_t bos_id, eos_id, pad_id, unk_tok_id;
 
-    // chat templates
-    char **tmpl_names, **tmpls;
-    int n_tmpl;
-
     // scratch reused across encode calls
     tok_piece *pa, *pb;
     size_t pa_cap, pb_cap;

@@ -70,12 +70,6 @@ void tok_free(tokenizer *t) {
     free(t->eos_str);
     free(t->pad_str);
     free(t->unk_str);
-    for (int i = 0; i < t->n_tmpl; i++) {
-        free(t->tmpl_names[i]);
-        free(t->tmpls[i]);
-    }
-    free(t->tmpl_names);
-    free(t->tmpls);
     free(t->pa);
     free(t->pb);
     free(t->mv);
@@ -315,20 +309,6 @@ static char *token_content(const json_t *v) {
     if (json_is_string(v)) return xstrdup(json_string_value(v));
     if (json_is_object(v) && json_is_string(json_object_get(v, "content"))) return xstrdup(jstr(v, "content"));
     return NULL;
-}
-
-static void add_template(tokenizer *t, const char *name, const char *text) {
-    for (int i = 0; i < t->n_tmpl; i++)
-        if (strcmp(t->tmpl_names[i], name) == 0) { // a later source replaces an earlier one
-            free(t->tmpls[i]);
-            t->tmpls[i] = xstrdup(text);
-            return;
-        }
-    t->tmpl_names = xrealloc(t->tmpl_names, (size_t)(t->n_tmpl + 1) * sizeof *t->tmpl_names);
-    t->tmpls = xrealloc(t->tmpls, (size_t)(t->n_tmpl + 1) * sizeof *t->tmpls);
-    t->tmpl_names[t->n_tmpl] = xstrdup(name);
-    t->tmpls[t->n_tmpl] = xstrdup(text);
-    t->n_tmpl++;
 }
 
 // ---- tokenizer.json sections ----
@@ -596,19 +576,6 @@ static int load_config(tokenizer *t, const char *config_path) {
     t->pad_str = token_content(json_object_get(c, "pad_token"));
     t->unk_str = token_content(json_object_get(c, "unk_token"));
     t->encode_special = jbool(c, "split_special_tokens", 0);
-    const json_t *ct = json_object_get(c, "chat_template");
-    if (json_is_string(ct)) add_template(t, "default", json_string_value(ct));
-    else if (json_is_array(ct)) {
-        for (size_t i = 0; i < json_array_size(ct); i++) {
-            const json_t *e = json_array_get(ct, i);
-            const char *name = jstr(e, "name"), *tmpl = jstr(e, "template");
-            if (!name || !tmpl) {
-                json_decref(c);
-                return err_set("%s: chat_template[%zu]: expected {\"name\": ..., \"template\": ...}", config_path, i);
-            }
-            add_template(t, name, tmpl);
-        }
-    }
     json_decref(c);
     return 0;
 }
@@ -674,24 +641,11 @@ fail:
 tokenizer *tok_load_dir(const char *dir) {
     char *jp = path_join(dir, "tokenizer.json");
     char *cp = path_join(dir, "tokenizer_config.json");
-    char *tp = path_join(dir, "chat_template.jinja");
     tokenizer *t = NULL;
-    if (!file_exists(jp)) {
-        err_set("%s: no tokenizer.json in this directory", dir);
-    } else if ((t = tok_load_json(jp, cp)) && file_exists(tp)) {
-        char *text;
-        size_t n;
-        if (file_read_all(tp, &text, &n) < 0) {
-            tok_free(t);
-            t = NULL;
-        } else {
-            add_template(t, "default", text); // chat_template.jinja wins over the config's
-            free(text);
-        }
-    }
+    if (!file_exists(jp)) err_set("%s: no tokenizer.json in this directory", dir);
+    else t = tok_load_json(jp, cp);
     free(jp);
     free(cp);
-    free(tp);
     return t;
 }
 
@@ -854,15 +808,6 @@ tokenizer *tok_load_gguf_file(const gguf_file *g, const char *path) {
         ids_append(&t->prefix_ids, &t->n_prefix, t->bos_id);
     if (gguf_opt_bool(g, "tokenizer.ggml.add_eos_token", 0) && t->eos_id >= 0)
         ids_append(&t->suffix_ids, &t->n_suffix, t->eos_id);
-
-    for (int64_t i = 0; i < g->n_kv; i++) {
-        const gguf_kv *kv = &g->kvs[i];
-        if (kv->type != GGUF_TYPE_STRING || strncmp(kv->key, "tokenizer.chat_template", 23) != 0) continue;
-        char *text = xstrndup(kv->str.ptr, kv->str.len);
-        if (kv->key[23] == 0) add_template(t, "default", text);
-        else if (kv->key[23] == '.') add_template(t, kv->key + 24, text);
-        free(text);
-    }
     if (build_tries(t) < 0) goto fail;
     free(pre);
     free(vv.v);
@@ -1130,14 +1075,4 @@ int tok_adds_eos(const tokenizer *t) {
     return t->n_suffix > 0 && (t->eos_id < 0 || t->suffix_ids[t->n_suffix - 1] == t->eos_id);
 }
 
-const char *tok_chat_template(const tokenizer *t, const char *name) {
-    if (!name) name = "default";
-    for (int i = 0; i < t->n_tmpl; i++)
-        if (strcmp(t->tmpl_names[i], name) == 0) return t->tmpls[i];
-    return NULL;
-}
-int tok_n_chat_templates(const tokenizer *t) { return t->n_tmpl; }
-const char *tok_chat_template_name(const tokenizer *t, int i) {
-    return i >= 0 && i < t->n_tmpl ? t->tmpl_names[i] : NULL;
-}
 const char *tok_source(const tokenizer *t) { return t->source; }

@@ -1,15 +1,15 @@
 // tokenizer.h — byte-level BPE tokenizer, identical to Hugging Face `tokenizers`.
 //
 // One tokenizer object is built either from an HF model directory
-// (tokenizer.json + tokenizer_config.json + chat_template.jinja) or from the
-// tokenizer metadata of a GGUF file (tokenizer.ggml.*). Encoding runs the HF
-// pipeline: added/special tokens split out first (leftmost-longest, honouring
-// lstrip/rstrip/single_word/normalized and split_special_tokens), normalizer
-// (NFC/NFD/NFKC/NFKD/Sequence), pre-tokenizer (Sequence of Split regex steps
-// run with PCRE2 JIT, Digits, ByteLevel), BPE with a word cache, then the
-// post-processor's specials (BOS) when asked. Decoding is the ByteLevel
-// decoder; tok_decoder_* does it token by token and only ever emits complete
-// UTF-8 (a partial sequence is held back until it completes).
+// (tokenizer.json + tokenizer_config.json) or from the tokenizer metadata of a
+// GGUF file (tokenizer.ggml.*). Encoding runs the HF pipeline: added/special
+// tokens split out first (leftmost-longest, honouring lstrip/rstrip/single_word/
+// normalized and split_special_tokens), normalizer (NFC/NFD/NFKC/NFKD/Sequence),
+// pre-tokenizer (Sequence of Split regex steps run with PCRE2 JIT, Digits,
+// ByteLevel), BPE with a word cache, then the post-processor's specials (BOS)
+// when asked. Decoding is the ByteLevel decoder; tok_decoder_* does it token by
+// token and only ever emits complete UTF-8 (a partial sequence is held back
+// until it completes).
 //
 // Ownership: the tokenizer owns everything it returns (strings stay valid until
 // tok_free); encode/decode append into caller-owned buffers. tok_encode updates
@@ -26,8 +26,8 @@
 typedef struct tokenizer tokenizer;
 
 // ---- loading ----
-// HF directory: dir/tokenizer.json (required), dir/tokenizer_config.json and
-// dir/chat_template.jinja (optional). NULL with "path: problem" on error.
+// HF directory: dir/tokenizer.json (required) and dir/tokenizer_config.json
+// (optional). NULL with "path: problem" on error.
 tokenizer *tok_load_dir(const char *dir);
 // tokenizer.json and an optional tokenizer_config.json (config_path may be NULL).
 tokenizer *tok_load_json(const char *json_path, const char *config_path);
@@ -96,14 +96,6 @@ const char *tok_eos_str(const tokenizer *t);
 const char *tok_pad_str(const tokenizer *t);
 int tok_adds_bos(const tokenizer *t); // encode(add_special=1) starts with BOS
 int tok_adds_eos(const tokenizer *t); // encode(add_special=1) ends with EOS
-
-// ---- chat templates ----
-// The default template (name NULL or "default") or a named one; NULL if none.
-// Sources: chat_template.jinja, tokenizer_config.json "chat_template" (string or
-// list of {name, template}), GGUF tokenizer.chat_template[.NAME].
-const char *tok_chat_template(const tokenizer *t, const char *name);
-int tok_n_chat_templates(const tokenizer *t);
-const char *tok_chat_template_name(const tokenizer *t, int i); // "default" for the default
 
 const char *tok_source(const tokenizer *t); // file it was loaded from
 

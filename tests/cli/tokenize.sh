@@ -30,7 +30,7 @@ expect() {
 expect 0 "9707 1879 0 220 16 17 18" "$LORAC" tokenize --model "$Q" --text "Hello world! 123"
 expect 0 "128000 9906 1917 0 220 4513" "$LORAC" tokenize --model "$L" --text "Hello world! 123"
 expect 0 "9906 1917 0 220 4513" "$LORAC" tokenize --model "$L" --text "Hello world! 123" --no-special
-expect 0 "[128000,9906,1917]" "$LORAC" tokenize -m "$L" -t "Hello world" --json
+expect 0 "[128000,9906,1917]" "$LORAC" tokenize --model "$L" -t "Hello world" --json
 expect 0 "151644 872 198 9707 151645" "$LORAC" tokenize --model "$Q" --text "<|im_start|>user
 Hello<|im_end|>"
 expect 0 "3" "$LORAC" tokenize --model "$L" --text "Hello world" --count
