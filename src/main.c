@@ -9,6 +9,11 @@ const cli_command commands[] = {
     CMD_HELP,
     CMD_INSPECT,
     CMD_INIT_MODEL,
+    CMD_TOKENIZE,
+    CMD_TEMPLATE,
+    CMD_GENERATE,
+    CMD_CHAT,
+    CMD_PERPLEXITY,
 };
 const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

@@ -24,6 +24,10 @@ run_one() {
   printf '%-28s %s\n' "$name" "$line"
   total_p=$((total_p + p)); total_f=$((total_f + f))
 }
+if [ "${1:-}" = "--slow" ]; then
+  export LORAC_SLOW=1
+  sh "$here/../scripts/fetch-smollm2.sh" >/dev/null || echo "warning: could not fetch SmolLM2-135M-Instruct"
+fi
 for t in "$BUILD"/tests/test_*; do
   [ -x "$t" ] || continue
   run_one "$(basename "$t")" "$t"

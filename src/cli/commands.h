@@ -37,4 +37,65 @@ extern const cli_opt init_model_opts[];
      "norm weights ~ 1 + N(0, 0.1) so parity tests see them.",                            \
      init_model_opts, 0, 0}
 
+int cmd_tokenize(int argc, char **argv);
+extern const cli_opt tokenize_opts[];
+#define CMD_TOKENIZE                                                                       \
+    {"tokenize", cmd_tokenize, "encode text to token ids, or decode ids to text",          \
+     "lorac tokenize --model M (--text T | --file F) [options]",                           \
+     "Encodes exactly like Hugging Face tokenizers (add_special_tokens=True unless\n"      \
+     "--no-special) and prints the ids on one line. --decode reads ids (space/comma\n"     \
+     "separated or a JSON array) and prints the text as is, without a newline added.\n"    \
+     "M is an HF model directory, a directory with just tokenizer.json, a GGUF file\n"     \
+     "(tokenizer.ggml.*), or ORG/NAME in the local HF cache.",                             \
+     tokenize_opts, 0, 0}
+
+int cmd_template(int argc, char **argv);
+extern const cli_opt template_opts[];
+#define CMD_TEMPLATE                                                                       \
+    {"template", cmd_template, "render a chat template exactly as HF apply_chat_template", \
+     "lorac template (--model M | --template FILE.jinja) --messages FILE.json [options]",  \
+     "Prints the prompt exactly as transformers' apply_chat_template renders it (jinja2\n" \
+     "sandbox, trim_blocks, lstrip_blocks, loop controls), with no newline added.\n"       \
+     "Variables: messages, tools, add_generation_prompt, the model's bos_token and\n"      \
+     "eos_token (tokenizer_config.json, or the GGUF token list), then each --var\n"        \
+     "(enable_thinking=false, bos_token='\"<s>\"'). The template is the model's\n"         \
+     "chat_template.jinja or tokenizer_config.json chat_template (GGUF:\n"                 \
+     "tokenizer.chat_template), or --template FILE.",                                      \
+     template_opts, 0, 0}
+
+int cmd_generate(int argc, char **argv);
+extern const cli_opt generate_opts[];
+#define CMD_GENERATE                                                                       \
+    {"generate", cmd_generate, "generate a reply to one prompt, streamed to stdout",       \
+     "lorac generate --model MODEL --prompt TEXT [options]",                               \
+     "The prompt goes through the model's chat template (add_generation_prompt) unless\n" \
+     "--ignore-chat-template. Generation stops at --max-tokens or on a stop token: the\n"  \
+     "EOS ids of config.json / generation_config.json / the tokenizer, the template's\n"  \
+     "end-of-turn token, and every --extra-eos-token.\n"                                   \
+     "Sampling order (as mlx-lm): repetition, presence and frequency penalties on the\n"  \
+     "raw logits over the last --repetition-context-size tokens (prompt included); then\n"\
+     "greedy when --temp 0, else top-p, min-p and top-k on the log-probabilities and a\n"  \
+     "draw from the survivors at temperature --temp.",                                     \
+     generate_opts, 0, 0}
+
+int cmd_chat(int argc, char **argv);
+extern const cli_opt chat_opts[];
+#define CMD_CHAT                                                                           \
+    {"chat", cmd_chat, "talk to a model; the KV cache is kept across turns",               \
+     "lorac chat --model MODEL [options]",                                                 \
+     "Each line on stdin is a user turn; the reply streams to stdout. /reset starts a\n"  \
+     "new conversation, /quit or end of input ends. Works with piped input. Sampling\n"  \
+     "flags and order are generate's.",                                                    \
+     chat_opts, 0, 0}
+
+int cmd_perplexity(int argc, char **argv);
+extern const cli_opt perplexity_opts[];
+#define CMD_PERPLEXITY                                                                     \
+    {"perplexity", cmd_perplexity, "mean loss and perplexity on a dataset's target tokens", \
+     "lorac perplexity --model MODEL --data FILE.jsonl [options]",                         \
+     "Targets are the tokens the trainer learns with mask_prompt: the last assistant\n"   \
+     "turn (chat), the completion, or every token after the first (text). Loss is the\n"  \
+     "mean negative log-likelihood over all target tokens; perplexity = exp(loss).",     \
+     perplexity_opts, 0, 0}
+
 #endif

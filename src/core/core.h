@@ -86,6 +86,10 @@ uint64_t rng_next(rng_state *r);
 float rng_uniform(rng_state *r); // [0, 1)
 float rng_normal(rng_state *r);  // N(0, 1)
 
+// ---- process ----
+double now_seconds(void);       // monotonic clock
+double peak_rss_bytes(void);    // the process's peak resident set size so far
+
 // ---- files ----
 // Whole file into a NUL-terminated heap buffer; -1 with "path: reason" on failure.
 int file_read_all(const char *path, char **out, size_t *len);

@@ -3,23 +3,7 @@
 # every bad input exits non-zero with one clear line naming the file and the
 # problem, and never leaves a partial output behind.
 set -u
-: "${LORAC:=./lorac}"
-T=$(mktemp -d "${TMPDIR:-/tmp}/lorac-cli-XXXXXX")
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-
-# expect CODE NEEDLE CMD... : exit code CODE and NEEDLE in stdout+stderr
-expect() {
-  code=$1; needle=$2; shift 2
-  out=$("$@" 2>&1); rc=$?
-  if [ "$rc" -ne "$code" ]; then bad "'$*' exited $rc, expected $code: $out"; return; fi
-  case "$out" in *"$needle"*) ok ;; *) bad "'$*' output lacks '$needle': $out" ;; esac
-  if [ "$code" -ne 0 ]; then
-    case "$out" in *"AddressSanitizer"*|*"runtime error"*|*"Segmentation"*) bad "'$*' crashed: $out" ;; esac
-  fi
-}
+. "$(dirname "$0")/../lib.sh"
 
 # little-endian byte writers for hand-built files
 le32() { v=$1; i=0; while [ $i -lt 4 ]; do printf "\\$(printf %03o $((v & 255)))"; v=$((v >> 8)); i=$((i + 1)); done; }
@@ -122,5 +106,4 @@ out=$("$LORAC" inspect "$T/oob.gguf" 2>&1); lines=$(printf '%s\n' "$out" | grep 
 { printf 'GGUF'; le32 3; le64 0; le64 0; } > "$T/noarch.gguf"
 expect 1 "general.architecture" "$LORAC" inspect "$T/noarch.gguf"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

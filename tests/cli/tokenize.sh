@@ -3,15 +3,9 @@
 # and off, --decode back to the exact text, --lines, and clear errors with a
 # non-zero exit for bad models, bad ids and bad usage.
 set -u
-: "${LORAC:=./lorac}"
-: "${LORAC_SHARED:=../shared}"
+. "$(dirname "$0")/../lib.sh"
 Q=$LORAC_SHARED/fixtures/tokenizers/qwen3
 L=$LORAC_SHARED/fixtures/tokenizers/llama3
-T=$(mktemp -d "${TMPDIR:-/tmp}/lorac-tok-XXXXXX")
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
 # expect CODE WANT CMD... : exit code CODE and stdout+stderr exactly WANT (or containing it, for errors)
 expect() {
