@@ -8,6 +8,9 @@ set -u
 export LORAC BUILD
 here=$(cd "$(dirname "$0")" && pwd)
 export TESTS_DIR="$here"
+: "${LORAC_SHARED:=$here/../../shared}"
+export LORAC_SHARED
+[ -d "$LORAC_SHARED/fixtures" ] || echo "warning: shared fixtures not found at $LORAC_SHARED (set LORAC_SHARED); tests that need them will fail"
 total_p=0; total_f=0
 run_one() {
   name=$1; shift
