@@ -56,7 +56,7 @@ $(LIB): $(OBJ)
 $(BIN): $(MAIN) $(LIB)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/test.h $(LIB)
+$(BUILD)/tests/%: tests/%.c tests/test.h tests/tiny_model.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc $< $(LIB) -o $@ $(LDLIBS)
 

@@ -10,6 +10,7 @@
 #include "model/init.h"
 #include "model/model.h"
 #include "test.h"
+#include "tiny_model.h"
 
 #include <dirent.h>
 #include <jansson.h>
@@ -20,33 +21,6 @@ static const char *golden_dir(void) {
     const char *t = getenv("TESTS_DIR");
     snprintf(buf, sizeof buf, "%s/golden/forward", t ? t : "tests");
     return buf;
-}
-
-// ---- rebuild the golden's model through the library ----
-static char *build_model(json_t *man, const char *name) {
-    char *dir = path_join(test_tmpdir(), name);
-    mkdir_p(dir);
-    model_config c;
-    const char *arch = json_string_value(json_object_get(man, "arch"));
-    const char *dt = json_string_value(json_object_get(man, "dtype"));
-    preset_config("tiny", arch_from_name(arch), &c);
-    c.tie_word_embeddings = json_is_true(json_object_get(man, "tie"));
-    c.torch_dtype = xstrdup(strcmp(dt, "f32") == 0 ? "float32" : "bfloat16");
-    CHECK(config_write_hf(&c, dir) == 0);
-    CHECK(model_write_random(&c, dir, strcmp(dt, "f32") == 0 ? DTYPE_F32 : DTYPE_BF16,
-                             (uint64_t)json_integer_value(json_object_get(man, "seed")),
-                             (float)json_number_value(json_object_get(man, "init_std"))) == 0);
-    config_release(&c);
-    // the config patch (rope scaling) goes into config.json as the script did
-    char *cfg_path = path_join(dir, "config.json");
-    json_t *cfg = json_load_file(cfg_path, 0, NULL);
-    const char *k;
-    json_t *v;
-    json_object_foreach(json_object_get(man, "config_patch"), k, v) json_object_set(cfg, k, v);
-    json_dump_file(cfg, cfg_path, JSON_INDENT(2));
-    json_decref(cfg);
-    free(cfg_path);
-    return dir;
 }
 
 static float *read_f32(const char *path, size_t n) {
@@ -179,7 +153,7 @@ int main(void) {
         if (man && ref) {
             int bf16 = strcmp(json_string_value(json_object_get(man, "dtype")), "bf16") == 0;
             double tol = bf16 ? 2e-2 : 1e-4;
-            char *dir = build_model(man, name);
+            char *dir = tiny_model_from_manifest(man, name);
             model m;
             int rc = model_load(&m, dir);
             CHECK_MSG(rc == 0, "%s: %s", name, err_msg());
