@@ -10,6 +10,6 @@ root=$(dirname "$here")
 lib="$root/$BUILD/liblorac.a"
 [ -f "$lib" ] || make -C "$root" --no-print-directory "$BUILD/liblorac.a" >/dev/null
 out="$root/$BUILD/bench_kernels"
-${CC:-gcc} -std=c11 -O2 -march=native -fopenmp -I"$root/src" "$here/bench_kernels.c" "$lib" \
+${CC:-gcc} -std=c11 -Wall -Wextra -O2 -march=native -fopenmp -I"$root/src" "$here/bench_kernels.c" "$lib" \
   -ljansson -lpcre2-8 -lutf8proc -lyaml -lm -o "$out"
 OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} OMP_PROC_BIND=${OMP_PROC_BIND:-close} "$out" "$@"

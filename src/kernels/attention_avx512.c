@@ -9,9 +9,10 @@
 // directly. Everything is fp32; exp is exp512 (≤ 2 ulp).
 #include "kernels_internal.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
 #define KERNEL_TARGET "avx512f,avx512bw,avx512vl,avx512dq,fma,f16c"
+#define KERNEL_NEEDS_AMX 0
 #include "simd_target.h"
+#if KERNEL_SIMD
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,15 +90,15 @@ static void attention_rows(float *out, const float *q, const float *k, const flo
 // this block's keys at column 0.
 static inline void scores_4x64(float *S, const float *const *qr, const float *Kt, int64_t ldt, int64_t hd) {
     __m512 a[4][4];
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int r = 0; r < 4; r++)
-        #pragma GCC unroll 16
+#pragma GCC unroll 16
         for (int c = 0; c < 4; c++) a[r][c] = _mm512_setzero_ps();
     for (int64_t d = 0; d < hd; d++) {
         const float *kt = Kt + d * ldt;
         __m512 k0 = _mm512_loadu_ps(kt), k1 = _mm512_loadu_ps(kt + 16), k2 = _mm512_loadu_ps(kt + 32),
                k3 = _mm512_loadu_ps(kt + 48);
-        #pragma GCC unroll 16
+#pragma GCC unroll 16
         for (int r = 0; r < 4; r++) {
             __m512 qv = _mm512_set1_ps(qr[r][d]);
             a[r][0] = _mm512_fmadd_ps(qv, k0, a[r][0]);
@@ -106,9 +107,9 @@ static inline void scores_4x64(float *S, const float *const *qr, const float *Kt
             a[r][3] = _mm512_fmadd_ps(qv, k3, a[r][3]);
         }
     }
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int r = 0; r < 4; r++)
-        #pragma GCC unroll 16
+#pragma GCC unroll 16
         for (int c = 0; c < 4; c++) _mm512_storeu_ps(S + r * KB + 16 * c, a[r][c]);
 }
 
@@ -116,17 +117,17 @@ static inline void scores_4x64(float *S, const float *const *qr, const float *Kt
 static inline void pv_4x64(float *O, int64_t ldo, const float *P, const float *alpha, const float *V, int64_t ldv,
                            int64_t nk) {
     __m512 a[4][4];
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int r = 0; r < 4; r++) {
         __m512 al = _mm512_set1_ps(alpha[r]);
-        #pragma GCC unroll 16
+#pragma GCC unroll 16
         for (int c = 0; c < 4; c++) a[r][c] = _mm512_mul_ps(_mm512_loadu_ps(O + r * ldo + 16 * c), al);
     }
     for (int64_t j = 0; j < nk; j++) {
         const float *vj = V + j * ldv;
         __m512 v0 = _mm512_loadu_ps(vj), v1 = _mm512_loadu_ps(vj + 16), v2 = _mm512_loadu_ps(vj + 32),
                v3 = _mm512_loadu_ps(vj + 48);
-        #pragma GCC unroll 16
+#pragma GCC unroll 16
         for (int r = 0; r < 4; r++) {
             __m512 p = _mm512_set1_ps(P[r * KB + j]);
             a[r][0] = _mm512_fmadd_ps(p, v0, a[r][0]);
@@ -135,9 +136,9 @@ static inline void pv_4x64(float *O, int64_t ldo, const float *P, const float *a
             a[r][3] = _mm512_fmadd_ps(p, v3, a[r][3]);
         }
     }
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int r = 0; r < 4; r++)
-        #pragma GCC unroll 16
+#pragma GCC unroll 16
         for (int c = 0; c < 4; c++) _mm512_storeu_ps(O + r * ldo + 16 * c, a[r][c]);
 }
 

@@ -2,9 +2,10 @@
 //
 // Detection asks the CPU (cpuid) and the OS (xgetbv: are the wide registers
 // saved on context switch; arch_prctl: may this process use AMX tiles) once,
-// then keeps the answer. The SIMD files are compiled for their instruction set
-// with target pragmas, so one binary runs everywhere and picks its path here;
-// this file itself is plain C.
+// then keeps the answer, capped to the paths this build carries. The SIMD
+// files are compiled for their instruction set by target pragma (see
+// simd_target.h), so one binary runs everywhere and picks its path here; this
+// file itself is plain C.
 #include "kernels_internal.h"
 
 #include <stdlib.h>
@@ -70,6 +71,8 @@ kernel_isa kernels_isa_detected(void) {
     int d = __atomic_load_n(&detected, __ATOMIC_ACQUIRE);
     if (d < 0) {
         d = (int)detect(); // idempotent; a race only repeats the work
+        if (d >= KERNEL_ISA_AMX && !kernel_amx_built) d = KERNEL_ISA_AVX512;
+        if (d >= KERNEL_ISA_AVX512 && !kernel_avx512_built) d = KERNEL_ISA_SCALAR;
         __atomic_store_n(&detected, d, __ATOMIC_RELEASE);
     }
     return (kernel_isa)d;
@@ -97,3 +100,18 @@ const char *kernel_isa_name(kernel_isa isa) {
     }
     return "?";
 }
+
+// ---- matmul precision ----
+static int precision = -1;
+
+kernel_precision kernels_precision(void) {
+    int p = __atomic_load_n(&precision, __ATOMIC_ACQUIRE);
+    if (p < 0) {
+        const char *e = getenv("LORAC_MATMUL");
+        p = e && strcmp(e, "fast") == 0 ? KERNEL_PREC_FAST : KERNEL_PREC_FP32;
+        __atomic_store_n(&precision, p, __ATOMIC_RELEASE);
+    }
+    return (kernel_precision)p;
+}
+
+void kernels_set_precision(kernel_precision p) { __atomic_store_n(&precision, (int)p, __ATOMIC_RELEASE); }

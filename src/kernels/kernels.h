@@ -20,6 +20,16 @@ kernel_isa kernels_isa(void);          // the path in use now
 kernel_isa kernels_isa_detected(void); // the best this CPU and OS support
 void kernels_set_isa(kernel_isa cap);  // clamped to what was detected
 const char *kernel_isa_name(kernel_isa isa); // "scalar", "avx512", "amx"
+// Precision of the AMX matmul (the other paths are always fp32).
+// KERNEL_PREC_FP32 (default): within fp32 rounding of the reference (what is
+// dropped is ~2^-24 of each product). KERNEL_PREC_FAST: activations in two
+// bf16 parts and only the leading cross products: error per product at most
+// ~3·2^-16 = 4.6e-5 of |w·x| (still ~100x finer than bf16 activations),
+// 1.5-2x faster.
+// LORAC_MATMUL=fast in the environment selects it too.
+typedef enum { KERNEL_PREC_FP32, KERNEL_PREC_FAST } kernel_precision;
+kernel_precision kernels_precision(void);
+void kernels_set_precision(kernel_precision p);
 
 // ---- matmul ----
 // y (T, out) = x (T, in) · Wᵀ (+ bias), W a (out, in) tensor_view of any

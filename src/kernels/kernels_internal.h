@@ -22,6 +22,10 @@ weight_info weight_info_of(const tensor_view *w, const char *fn);
 // Types the optimised paths handle (all that dequantize_row handles).
 int kernel_type_supported(dtype t);
 
+// Whether this build carries the AVX-512 / AMX code (see simd_target.h); the
+// *_avx512.c files share one condition, so one flag answers for all of them.
+extern const int kernel_avx512_built, kernel_amx_built;
+
 // ---- AVX-512 (matmul_avx512.c; compiled for AVX-512 whatever -march says) ----
 void matmul_avx512_forward(float *y, const float *x, const weight_info *w, const float *bias, int64_t T);
 void matmul_avx512_backward_input(float *dx, const float *dy, const weight_info *w, int64_t T, int accumulate);

@@ -14,6 +14,7 @@
 #include "kernels_internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,11 +30,20 @@ int kernel_type_supported(dtype t) {
     }
 }
 
+// A weight the kernels cannot use is a caller bug (the loaders validate
+// files): say which tensor and why, then stop.
 weight_info weight_info_of(const tensor_view *w, const char *fn) {
-    (void)fn;
-    LORAC_ASSERT(w && w->ndim == 2 && kernel_type_supported(w->type));
+    LORAC_ASSERT(w != NULL);
+    int ok = w->ndim == 2 && kernel_type_supported(w->type) && w->shape[0] >= 0 && w->shape[1] >= 0 &&
+             w->shape[1] % dtype_block_size(w->type) == 0;
+    if (!ok) {
+        char shp[64];
+        fprintf(stderr, "lorac: %s: weight '%s' is %s %s; need a 2-D (out, in) weight of F32/F16/BF16/Q8_0/Q4_0/"
+                "Q4_1/Q4_K/Q6_K with in a multiple of the block size\n", fn, w->name ? w->name : "?",
+                dtype_name(w->type), shape_str(shp, sizeof shp, w->ndim, w->shape));
+        LORAC_ASSERT(!"unusable weight");
+    }
     weight_info wi = {.out = w->shape[0], .in = w->shape[1], .data = w->data, .type = w->type};
-    LORAC_ASSERT(wi.out >= 0 && wi.in >= 0 && wi.in % dtype_block_size(w->type) == 0);
     wi.row_bytes = dtype_row_bytes(w->type, wi.in);
     return wi;
 }

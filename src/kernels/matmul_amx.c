@@ -4,27 +4,34 @@
 // An AMX tile product multiplies bf16 pairs exactly and accumulates in fp32.
 // To keep fp32 accuracy each fp32 operand is split into bf16 parts,
 // v = v0 + v1 + v2 exactly (v0 = bf16(v), v1 = bf16(v - v0), v2 = the rest,
-// which fits a bf16 too), and C accumulates every product wi·xj with
-// i + j <= 2; the ones left out are below 2^-26 of |w·x|. Weights need fewer
+// which fits a bf16 too; each part is within 2^-8 of what is left), and C
+// accumulates every product wi·xj with i + j <= 2; the ones left out are
+// about 2^-24 of |w·x|, fp32's own rounding. Weights need fewer
 // parts when their values are short: BF16 is one part, F16 and Q4_0 two (at
 // most 15 significant bits); F32, Q8_0, Q4_1, Q4_K, Q6_K three. So a BF16
 // matmul costs 3 tile products per block, F16 5, the rest 6.
+// KERNEL_PREC_FAST keeps i + j <= 1 only (two activation parts, at most two
+// weight parts): 2 products for BF16, 3 for the rest; each dropped piece is
+// ~2^-16 of |w·x|, at most ~3·2^-16 = 4.6e-5 per product.
 //
 // Layout (GotoBLAS blocking): A = activations (tokens × reduction), packed per
 // chunk of MC tokens and KC reduction values into 16×32 bf16 tiles, three
 // parts, shared by the threads. B = the weight, converted per block of 32
 // output columns × KC into VNNI tiles (pairs of reduction values side by
-// side), per thread. C = 2×2 tiles of 16×16 fp32 that load from and store to
-// the output matrix itself between reduction blocks. Threads split the output
-// columns.
+// side), per thread (backward packs up to 4 such blocks per call: its rows are
+// read across). C = 2×2 tiles of 16×16 fp32 that load from and store to the
+// output matrix itself between reduction blocks. Threads split the output
+// columns. On this VM both vCPUs share one core's AMX unit: one thread already
+// reaches ~95% of the tile peak, the second overlaps packing with products.
 //
 // forward:  y (T, out) = x (T, in) · Wᵀ — B is W transposed in 32-bit pairs
 // backward: dx (T, in) = dy (T, out) · W — B is pairs of W rows interleaved
 #include "kernels_internal.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
 #define KERNEL_TARGET "avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma,f16c,amx-tile,amx-bf16"
+#define KERNEL_NEEDS_AMX 1
 #include "simd_target.h"
+#if KERNEL_SIMD
 #include <immintrin.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -59,7 +66,7 @@ static void tiles_on(void) {
     tile_config c;
     memset(&c, 0, sizeof c);
     c.palette = 1;
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int i = 0; i < 8; i++) {
         c.rows[i] = 16;
         c.colsb[i] = 64;
@@ -103,12 +110,12 @@ static inline __mmask16 mask16(int64_t left) {
 // r[i] (16 × 32-bit) becomes column i of the 16×16 matrix whose rows were r.
 static inline void transpose16(__m512i r[16]) {
     __m512i t[16];
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int i = 0; i < 8; i++) {
         t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
         t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
     }
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int i = 0; i < 4; i++) {
         r[4 * i + 0] = _mm512_unpacklo_epi64(t[4 * i + 0], t[4 * i + 2]);
         r[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i + 0], t[4 * i + 2]);
@@ -117,14 +124,14 @@ static inline void transpose16(__m512i r[16]) {
     }
     // now r[4i + m], 128-bit lane L = column 4L + m of rows 4i..4i+3; two
     // rounds of 128-bit lane shuffles gather each column's four lanes
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int m = 0; m < 4; m++) {
         t[m] = _mm512_shuffle_i32x4(r[m], r[4 + m], 0x88);
         t[4 + m] = _mm512_shuffle_i32x4(r[m], r[4 + m], 0xdd);
         t[8 + m] = _mm512_shuffle_i32x4(r[8 + m], r[12 + m], 0x88);
         t[12 + m] = _mm512_shuffle_i32x4(r[8 + m], r[12 + m], 0xdd);
     }
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int m = 0; m < 4; m++) {
         r[m] = _mm512_shuffle_i32x4(t[m], t[8 + m], 0x88);
         r[8 + m] = _mm512_shuffle_i32x4(t[m], t[8 + m], 0xdd);
@@ -141,7 +148,7 @@ static inline uint16_t *a_tile(uint16_t *Ap, int p, int64_t tt, int64_t ks, int6
 }
 
 static void pack_a_rows(uint16_t *Ap, const float *a, int64_t lda, int64_t rows, int64_t Kred, int64_t k0, int64_t tt,
-                        int64_t mtp, int64_t nks) {
+                        int64_t mtp, int64_t nks, int xparts) {
     for (int64_t ks = 0; ks < nks; ks++) {
         uint16_t *d0 = a_tile(Ap, 0, tt, ks, mtp, nks), *d1 = a_tile(Ap, 1, tt, ks, mtp, nks),
                  *d2 = a_tile(Ap, 2, tt, ks, mtp, nks);
@@ -160,7 +167,7 @@ static void pack_a_rows(uint16_t *Ap, const float *a, int64_t lda, int64_t rows,
             }
             _mm512_store_si512(d0 + 32 * r, o0);
             _mm512_store_si512(d1 + 32 * r, o1);
-            _mm512_store_si512(d2 + 32 * r, o2);
+            if (xparts > 2) _mm512_store_si512(d2 + 32 * r, o2);
         }
     }
 }
@@ -191,21 +198,21 @@ static void pack_b_forward_one(uint16_t *Bp, const weight_info *w, int64_t n0, i
                     wchunk_natural(w->type, row, k0 / 32 + ks, K, &a, &b);
                     split3(a, lo);
                     split3(b, hi);
-                    #pragma GCC unroll 16
+#pragma GCC unroll 16
                     for (int p = 0; p < P; p++) o[p] = join(lo[p], hi[p]);
                 }
-                #pragma GCC unroll 16
+#pragma GCC unroll 16
                 for (int p = 0; p < P; p++) _mm512_storeu_si512(scratch + (p * NC + i) * ld + 32 * ks, o[p]);
             }
         }
     }
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int p = 0; p < P; p++)
-        #pragma GCC unroll 16
+#pragma GCC unroll 16
         for (int nt = 0; nt < 2; nt++)
             for (int64_t ks = 0; ks < nks; ks++) {
                 __m512i r[16];
-                #pragma GCC unroll 16
+#pragma GCC unroll 16
                 for (int i = 0; i < 16; i++) {
                     int64_t n = n0 + 16 * nt + i;
                     if (w->type == DTYPE_BF16) {
@@ -218,7 +225,7 @@ static void pack_b_forward_one(uint16_t *Bp, const weight_info *w, int64_t n0, i
                 }
                 transpose16(r);
                 uint16_t *dst = b_tile(Bp, p, nt, ks, nks);
-                #pragma GCC unroll 16
+#pragma GCC unroll 16
                 for (int kp = 0; kp < 16; kp++) _mm512_store_si512(dst + 32 * kp, r[kp]);
             }
 }
@@ -344,51 +351,84 @@ typedef struct {
 
 // ---- the block product ----
 // C tiles 0-3 (rows 2 tiles × columns 2 tiles) += Σ parts over nks steps.
-static void block_product(const uint16_t *Ap, const uint16_t *Bp, int64_t tp, int64_t mtp, int64_t nks, int P) {
-#define LA(p)                                                                      \
-    do {                                                                           \
-        _tile_loadd(4, Ap + (((p) * mtp + 2 * tp) * nks + ks) * TILE_ELEMS, 64);     \
-        _tile_loadd(5, Ap + (((p) * mtp + 2 * tp + 1) * nks + ks) * TILE_ELEMS, 64); \
-    } while (0)
-#define LB(p)                                                                      \
-    do {                                                                           \
-        _tile_loadd(6, Bp + (((p) * 2 + 0) * nks + ks) * TILE_ELEMS, 64);            \
-        _tile_loadd(7, Bp + (((p) * 2 + 1) * nks + ks) * TILE_ELEMS, 64);            \
-    } while (0)
-#define DP4                                                                        \
-    do {                                                                           \
-        _tile_dpbf16ps(0, 4, 6);                                                   \
-        _tile_dpbf16ps(1, 4, 7);                                                   \
-        _tile_dpbf16ps(2, 5, 6);                                                   \
-        _tile_dpbf16ps(3, 5, 7);                                                   \
-    } while (0)
-    // (weight part, activation part) pairs with sum <= 2, ordered to reuse loaded tiles
+// Tile registers are not renamed: a load into a tile waits for the products
+// reading it. So every part change reloads one tile while the products on the
+// other run (R0/R1: the products of row tile 0/1, C0/C1: of column tile 0/1).
+// Pairs (weight part i, activation part j) with i + j <= 2, ordered so each
+// step changes one side only; small terms go first.
+static void block_product(const uint16_t *Ap, const uint16_t *Bp, int64_t tp, int64_t mtp, int64_t nks, int P,
+                          int fast) {
+#define LA0(p) _tile_loadd(4, Ap + (((p) * mtp + 2 * tp) * nks + ks) * TILE_ELEMS, 64)
+#define LA1(p) _tile_loadd(5, Ap + (((p) * mtp + 2 * tp + 1) * nks + ks) * TILE_ELEMS, 64)
+#define LB0(p) _tile_loadd(6, Bp + (((p) * 2 + 0) * nks + ks) * TILE_ELEMS, 64)
+#define LB1(p) _tile_loadd(7, Bp + (((p) * 2 + 1) * nks + ks) * TILE_ELEMS, 64)
+#define R0 _tile_dpbf16ps(0, 4, 6); _tile_dpbf16ps(1, 4, 7)
+#define R1 _tile_dpbf16ps(2, 5, 6); _tile_dpbf16ps(3, 5, 7)
+#define C0 _tile_dpbf16ps(0, 4, 6); _tile_dpbf16ps(2, 5, 6)
+#define C1 _tile_dpbf16ps(1, 4, 7); _tile_dpbf16ps(3, 5, 7)
+    if (fast) { // KERNEL_PREC_FAST: i + j <= 1
+        if (P == 1) // (0,0) (0,1)
+            for (int64_t ks = 0; ks < nks; ks++) {
+                LB0(0); LB1(0); LA0(0); LA1(0);
+                R0; LA0(1); R1; LA1(1);
+                R0; R1;
+            }
+        else // (1,0) (0,0) (0,1)
+            for (int64_t ks = 0; ks < nks; ks++) {
+                LA0(0); LA1(0); LB0(1); LB1(1);
+                C0; LB0(0); C1; LB1(0);
+                R0; LA0(1); R1; LA1(1);
+                R0; R1;
+            }
+        return;
+    }
     switch (P) {
-    case 1:
+    case 1: // (0,0) (0,1) (0,2)
         for (int64_t ks = 0; ks < nks; ks++) {
-            LB(0); LA(0); DP4; LA(1); DP4; LA(2); DP4;
+            LB0(0); LB1(0); LA0(0); LA1(0);
+            R0; LA0(1); R1; LA1(1);
+            R0; LA0(2); R1; LA1(2);
+            R0; R1;
         }
         break;
-    case 2:
+    case 2: // (0,0) (1,0) (1,1) (0,1) (0,2)
         for (int64_t ks = 0; ks < nks; ks++) {
-            LA(0); LB(0); DP4; LB(1); DP4; LA(1); DP4; LB(0); DP4; LA(2); DP4;
+            LA0(0); LA1(0); LB0(0); LB1(0);
+            C0; LB0(1); C1; LB1(1);
+            R0; LA0(1); R1; LA1(1);
+            C0; LB0(0); C1; LB1(0);
+            R0; LA0(2); R1; LA1(2);
+            R0; R1;
         }
         break;
-    default:
+    default: // (2,0) (1,0) (1,1) (0,1) (0,0) (0,2)
         for (int64_t ks = 0; ks < nks; ks++) {
-            LA(0); LB(0); DP4; LB(1); DP4; LB(2); DP4; LA(1); LB(1); DP4; LB(0); DP4; LA(2); DP4;
+            LA0(0); LA1(0); LB0(2); LB1(2);
+            C0; LB0(1); C1; LB1(1);
+            R0; LA0(1); R1; LA1(1);
+            C0; LB0(0); C1; LB1(0);
+            R0; LA0(0); R1; LA1(0);
+            R0; LA0(2); R1; LA1(2);
+            R0; R1;
         }
         break;
     }
-#undef LA
-#undef LB
-#undef DP4
+#undef LA0
+#undef LA1
+#undef LB0
+#undef LB1
+#undef R0
+#undef R1
+#undef C0
+#undef C1
 }
 
 // C (M, N) (+)= A (M, Kred) · B, B given by its packer over the weight.
 static void amx_gemm(float *c, const float *a, int64_t M, int64_t N, int64_t Kred, const weight_info *w,
                      pack_b_fn pack_b, const float *bias, int accumulate) {
-    int P = weight_parts(w->type);
+    int fast = kernels_precision() == KERNEL_PREC_FAST;
+    int P = weight_parts(w->type), xparts = fast ? 2 : 3;
+    if (fast && P > 2) P = 2; // the third weight part only meets products fast mode drops
     int64_t mtp_max = ((M < MC ? M : MC) + 31) / 32 * 2; // tile rows per chunk, even
     int64_t nks_max = (Kred < KC ? (Kred + 31) / 32 : KC / 32);
     int64_t nnb = (N + NC - 1) / NC;
@@ -414,7 +454,7 @@ static void amx_gemm(float *c, const float *a, int64_t M, int64_t N, int64_t Kre
                 if (k0 > 0 || accumulate || !bias) cd.bias = NULL;
                 else cd.bias = bias;
 #pragma omp for schedule(static)
-                for (int64_t tt = 0; tt < mtp; tt++) pack_a_rows(Ap, a + m0 * Kred, Kred, rows, Kred, k0, tt, mtp, nks);
+                for (int64_t tt = 0; tt < mtp; tt++) pack_a_rows(Ap, a + m0 * Kred, Kred, rows, Kred, k0, tt, mtp, nks, xparts);
 #pragma omp for schedule(static) nowait
                 for (int64_t gi = 0; gi < ngroups; gi++) {
                     int gn = nnb - gi * G < G ? (int)(nnb - gi * G) : G;
@@ -429,7 +469,7 @@ static void amx_gemm(float *c, const float *a, int64_t M, int64_t N, int64_t Kre
                             C_LOAD(1, &cd, m, n + 16, from);
                             C_LOAD(2, &cd, m + 16, n, from);
                             C_LOAD(3, &cd, m + 16, n + 16, from);
-                            block_product(Ap, Bg, tp, mtp, nks, P);
+                            block_product(Ap, Bg, tp, mtp, nks, P, fast);
                             C_STORE(0, &cd, m, n);
                             C_STORE(1, &cd, m, n + 16);
                             C_STORE(2, &cd, m + 16, n);
@@ -456,8 +496,11 @@ void matmul_amx_backward_input(float *dx, const float *dy, const weight_info *w,
     amx_gemm(dx, dy, T, w->in, w->out, w, pack_b_backward, NULL, accumulate);
 }
 
+const int kernel_amx_built = 1;
+
 #include "simd_target_end.h"
 #else
+const int kernel_amx_built = 0;
 #include <stdlib.h>
 void matmul_amx_forward(float *y, const float *x, const weight_info *w, const float *bias, int64_t T) {
     (void)y, (void)x, (void)w, (void)bias, (void)T;

@@ -11,17 +11,20 @@
 //
 // Forward: rows go in groups of 4 and tokens in groups of up to 4, 16
 // accumulators, so each weight chunk is converted once per 4 tokens and each
-// activation vector loaded once per 4 rows; threads split the rows. Backward
+// activation vector loaded once per 4 rows; threads split the rows, and the
+// next row group is prefetched (decode streams the weights from DRAM). Q4_0 and
+// Q4_1 have their own one-token kernel (see below). Backward
 // (dx = dy·W): threads split the columns; a token group's dx columns stay in
 // registers while the rows stream past.
 //
-// Compiled for AVX-512 by the pragma below whatever -march says; cpu.c decides
-// at run time whether it may be called.
+// Compiled for AVX-512 whatever -march says (simd_target.h); cpu.c decides at
+// run time whether it may be called.
 #include "kernels_internal.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
 #define KERNEL_TARGET "avx512f,avx512bw,avx512vl,avx512dq,fma,f16c"
+#define KERNEL_NEEDS_AMX 0
 #include "simd_target.h"
+#if KERNEL_SIMD
 #include <immintrin.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,9 +82,6 @@ static void permute_x(float *xp, const float *x, int64_t T, int64_t K, int64_t K
 }
 
 // ---- forward: R rows × TG tokens ----
-#ifndef PREFETCH_ROWS
-#define PREFETCH_ROWS 1
-#endif
 
 // Bytes of one 32-value chunk (a K-quant super-block holds 8 chunks).
 AI size_t chunk_bytes(dtype t) {
@@ -100,34 +100,35 @@ AI size_t chunk_bytes(dtype t) {
 AI void rows_kernel(dtype t, int R, int TG, float *y, int64_t ldy, const float *xp, int64_t Kp, const uint8_t *w,
                     size_t row_bytes, int64_t K) {
     __m512 acc[4][4];
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int r = 0; r < R; r++)
-        #pragma GCC unroll 16
+#pragma GCC unroll 16
         for (int j = 0; j < TG; j++) acc[r][j] = _mm512_setzero_ps();
     int64_t nc = Kp / 32;
     for (int64_t c = 0; c < nc; c++) {
         __m512 wa[4], wb[4];
-        if (PREFETCH_ROWS) {
-            // the same chunk of the next row group: keeps enough misses in flight
+        {
+            // the same chunk of the next row group: keeps enough misses in
+            // flight for DRAM (hardware prefetch alone reached ~2/3 of it)
             const char *nx = (const char *)w + (size_t)R * row_bytes + (size_t)c * chunk_bytes(t);
-            #pragma GCC unroll 16
+#pragma GCC unroll 16
             for (int r = 0; r < R; r++) _mm_prefetch(nx + (size_t)r * row_bytes, _MM_HINT_T0);
         }
-        #pragma GCC unroll 16
+#pragma GCC unroll 16
         for (int r = 0; r < R; r++) wchunk(t, w + (size_t)r * row_bytes, c, K, &wa[r], &wb[r]);
-        #pragma GCC unroll 16
+#pragma GCC unroll 16
         for (int j = 0; j < TG; j++) {
             __m512 xa = _mm512_loadu_ps(xp + j * Kp + 32 * c), xb = _mm512_loadu_ps(xp + j * Kp + 32 * c + 16);
-            #pragma GCC unroll 16
+#pragma GCC unroll 16
             for (int r = 0; r < R; r++) {
                 acc[r][j] = _mm512_fmadd_ps(wa[r], xa, acc[r][j]);
                 acc[r][j] = _mm512_fmadd_ps(wb[r], xb, acc[r][j]);
             }
         }
     }
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int r = 0; r < R; r++)
-        #pragma GCC unroll 16
+#pragma GCC unroll 16
         for (int j = 0; j < TG; j++) y[j * ldy + r] = hsum512(acc[r][j]);
 }
 
@@ -250,7 +251,8 @@ void matmul_avx512_forward(float *y, const float *x, const weight_info *w, const
     int64_t nblk = (N + FWD_ROWS - 1) / FWD_ROWS;
     if (T == 1 && (w->type == DTYPE_Q4_0 || w->type == DTYPE_Q4_1)) {
         float *xs = xmalloc((size_t)(K / 32 + 16) * sizeof *xs); // block sums of x (Q4_1's mins)
-        for (int64_t b = 0; b < K / 32; b++) xs[b] = hsum512(_mm512_add_ps(_mm512_loadu_ps(xp + 32 * b), _mm512_loadu_ps(xp + 32 * b + 16)));
+        for (int64_t b = 0; b < K / 32; b++)
+            xs[b] = hsum512(_mm512_add_ps(_mm512_loadu_ps(xp + 32 * b), _mm512_loadu_ps(xp + 32 * b + 16)));
 #pragma omp parallel for schedule(static) if (N * K >= 32768)
         for (int64_t bi = 0; bi < nblk; bi++) {
             int64_t n0 = bi * FWD_ROWS, n1 = n0 + FWD_ROWS < N ? n0 + FWD_ROWS : N;
@@ -287,28 +289,28 @@ void matmul_avx512_forward(float *y, const float *x, const weight_info *w, const
 AI void cols_kernel(dtype t, int TG, float *dx, int64_t K, const float *dy, int64_t N, const uint8_t *w,
                     size_t row_bytes, int64_t c, int nch, int accumulate) {
     __m512 acc[4][4];
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int j = 0; j < TG; j++)
-        #pragma GCC unroll 16
+#pragma GCC unroll 16
         for (int i = 0; i < 4; i++) acc[j][i] = _mm512_setzero_ps();
     for (int64_t n = 0; n < N; n++) {
         const uint8_t *row = w + (size_t)n * row_bytes;
         __m512 wv[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
         wchunk(t, row, c, K, &wv[0], &wv[1]);
         if (nch > 1) wchunk(t, row, c + 1, K, &wv[2], &wv[3]);
-        #pragma GCC unroll 16
+#pragma GCC unroll 16
         for (int j = 0; j < TG; j++) {
             __m512 g = _mm512_set1_ps(dy[j * N + n]);
-            #pragma GCC unroll 16
+#pragma GCC unroll 16
             for (int i = 0; i < 2 * nch; i++) acc[j][i] = _mm512_fmadd_ps(g, wv[i], acc[j][i]);
         }
     }
     const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
     const __m512i hi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int j = 0; j < TG; j++) {
         float *d = dx + j * K + 32 * c;
-        #pragma GCC unroll 16
+#pragma GCC unroll 16
         for (int h = 0; h < nch; h++) {
             __m512 a = acc[j][2 * h], b = acc[j][2 * h + 1];
             if (t == DTYPE_BF16) {
@@ -367,8 +369,11 @@ void matmul_avx512_backward_input(float *dx, const float *dy, const weight_info 
         }
 }
 
+const int kernel_avx512_built = 1;
+
 #include "simd_target_end.h"
 #else
+const int kernel_avx512_built = 0;
 #include <stdlib.h>
 void matmul_avx512_forward(float *y, const float *x, const weight_info *w, const float *bias, int64_t T) {
     (void)y, (void)x, (void)w, (void)bias, (void)T;

@@ -2,9 +2,10 @@
 // Compiled for AVX-512 by pragma; called only when cpu.c found it.
 #include "kernels_internal.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
 #define KERNEL_TARGET "avx512f,avx512bw,avx512vl,avx512dq,fma,f16c"
+#define KERNEL_NEEDS_AMX 0
 #include "simd_target.h"
+#if KERNEL_SIMD
 #include <math.h>
 
 #include "simd_avx512.h"

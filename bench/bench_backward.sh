@@ -1,0 +1,16 @@
+#!/bin/sh
+# bench_backward.sh — builds and runs bench/bench_backward.c (fp32 GEMM on LoRA
+# shapes, attention backward, chunked cross-entropy on SmolLM2-135M /
+# SmolLM3-3B shapes) against build/liblorac.a. Extra arguments go to the
+# benchmark (--quick, --only gemm|attn|ce, --chunk N). Threads: OMP_NUM_THREADS
+# (default 2).
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+: "${BUILD:=build}"
+lib="$root/$BUILD/liblorac.a"
+[ -f "$lib" ] || make -C "$root" --no-print-directory "$BUILD/liblorac.a" >/dev/null
+out="$root/$BUILD/bench_backward"
+${CC:-gcc} -std=c11 -Wall -Wextra -O2 -march=native -fopenmp -I"$root/src" "$here/bench_backward.c" "$lib" \
+  -ljansson -lpcre2-8 -lutf8proc -lyaml -lm -o "$out"
+OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} OMP_PROC_BIND=${OMP_PROC_BIND:-close} "$out" "$@"
