@@ -14,6 +14,7 @@ const cli_command commands[] = {
     CMD_GENERATE,
     CMD_CHAT,
     CMD_PERPLEXITY,
+    CMD_LORA,
 };
 const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

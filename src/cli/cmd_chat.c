@@ -10,6 +10,8 @@
 
 const cli_opt chat_opts[] = {
     {"--model", "MODEL", NULL, "HF directory, HF cache repo id or GGUF file (required)", 0},
+    {"--adapter-path", "DIR", NULL, "apply unfused adapters from DIR (adapter_config.json + adapters.safetensors)", 0},
+    {"--adapter-file", "NAME", NULL, "adapter weights file inside DIR (default: adapters.safetensors)", 0},
     {"--system-prompt", "TEXT", NULL, "system message for every conversation (default: none)", 0},
     {"--chat-template-args", "JSON", NULL, "extra template variables, e.g. '{\"enable_thinking\": false}'", 0},
     {"--max-kv-size", "N", "4096", "KV cache capacity in tokens (up to the model's context)", 0},
@@ -59,10 +61,7 @@ int cmd_chat(int argc, char **argv) {
     }
     if (gen_opts_template_args(&a, &extra)) goto done;
     rc = 1;
-    if (gen_model_load(&g, cli_get(&a, "--model"))) {
-        rc = cli_fail();
-        goto done;
-    }
+    if ((rc = gen_opts_load(&a, &g))) goto done;
     loaded = 1;
     if ((rc = gen_opts_stops(&a, &g))) goto done;
     if (!g.has_template) {
@@ -76,6 +75,7 @@ int cmd_chat(int argc, char **argv) {
         rc = cli_fail();
         goto done;
     }
+    gen_attach(&g, &st);
     const char *system = cli_get(&a, "--system-prompt");
     msgs = new_conversation(system);
     int tty = isatty(0);

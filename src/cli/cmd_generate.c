@@ -9,6 +9,8 @@
 
 const cli_opt generate_opts[] = {
     {"--model", "MODEL", NULL, "HF directory, HF cache repo id or GGUF file (required)", 0},
+    {"--adapter-path", "DIR", NULL, "apply unfused adapters from DIR (adapter_config.json + adapters.safetensors)", 0},
+    {"--adapter-file", "NAME", NULL, "adapter weights file inside DIR (default: adapters.safetensors)", 0},
     {"--prompt|-p", "TEXT", NULL, "the prompt; '-' reads stdin (required)", 0},
     {"--system-prompt", "TEXT", NULL, "system message put before the prompt (default: none)", 0},
     {"--ignore-chat-template", NULL, NULL, "use the prompt as raw text (BOS added as the tokenizer does)", 0},
@@ -70,10 +72,7 @@ int cmd_generate(int argc, char **argv) {
         goto done;
     }
     rc = 1;
-    if (gen_model_load(&g, model_spec)) {
-        rc = cli_fail();
-        goto done;
-    }
+    if ((rc = gen_opts_load(&a, &g))) goto done;
     loaded = 1;
     if ((rc = gen_opts_stops(&a, &g))) goto done;
     g.ignore_stop = cli_has(&a, "--ignore-eos");
@@ -117,6 +116,7 @@ int cmd_generate(int argc, char **argv) {
         rc = cli_fail();
         goto done;
     }
+    gen_attach(&g, &st);
     if (cli_has(&a, "--verbose"))
         fprintf(stderr, "==========\n%s\n==========\nseed %llu\n", rendered.buf, (unsigned long long)sp.seed);
     gen_stats gs;

@@ -11,6 +11,8 @@
 
 const cli_opt perplexity_opts[] = {
     {"--model", "MODEL", NULL, "HF directory, HF cache repo id or GGUF file (required)", 0},
+    {"--adapter-path", "DIR", NULL, "apply unfused adapters from DIR (adapter_config.json + adapters.safetensors)", 0},
+    {"--adapter-file", "NAME", NULL, "adapter weights file inside DIR (default: adapters.safetensors)", 0},
     {"--data", "FILE", NULL, "JSONL in the messages, prompt/completion or text format (required)", 0},
     {"--max-examples", "N", NULL, "score only the first N examples (default: all)", 0},
     {"--max-seq-length", "N", "2048", "truncate longer sequences (counted and reported)", 0},
@@ -60,10 +62,11 @@ int cmd_perplexity(int argc, char **argv) {
     }
     if (gen_opts_template_args(&a, &extra)) goto done;
     rc = 1;
-    if (dataset_load(&ds, cli_get(&a, "--data")) || gen_model_load(&g, cli_get(&a, "--model"))) {
+    if (dataset_load(&ds, cli_get(&a, "--data"))) {
         rc = cli_fail();
         goto done;
     }
+    if ((rc = gen_opts_load(&a, &g))) goto done;
     loaded = 1;
     int64_t V = g.m.cfg.vocab_size, chunk = 128;
     if (max_len > g.m.cfg.max_position_embeddings) max_len = g.m.cfg.max_position_embeddings;
@@ -71,6 +74,7 @@ int cmd_perplexity(int argc, char **argv) {
         rc = cli_fail();
         goto done;
     }
+    gen_attach(&g, &st);
     logits = xmalloc((size_t)(chunk * V) * sizeof(float));
     double total = 0;
     int64_t n_targets = 0, n_ex = 0, truncated = 0;

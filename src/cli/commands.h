@@ -98,4 +98,17 @@ extern const cli_opt perplexity_opts[];
      "mean negative log-likelihood over all target tokens; perplexity = exp(loss).",     \
      perplexity_opts, 0, 0}
 
+int cmd_lora(int argc, char **argv);
+extern cli_opt lora_opts[];
+#define CMD_LORA                                                                           \
+    {"lora", cmd_lora, "train LoRA/DoRA adapters from an mlx-lm lora YAML",                \
+     "lorac lora --config run.yaml [flags]",                                               \
+     "Accepts every key of mlx-lm's lora YAML with mlx-lm's defaults, plus the flat keys\n"\
+     "lora_rank, lora_alpha, lora_dropout, use_dora, epochs (mapped and reported). An\n"  \
+     "unknown key is an error naming its line and the nearest known key. Flags beat the\n"\
+     "YAML. Writes adapters.safetensors, adapter_config.json, numbered checkpoints,\n"    \
+     "best_adapters.safetensors, training_state.safetensors and metrics.jsonl into\n"    \
+     "adapter_path. Ctrl-C saves a resumable checkpoint (exit 130).",                     \
+     lora_opts, 0, 0}
+
 #endif

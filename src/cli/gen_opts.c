@@ -75,3 +75,15 @@ int gen_emit_stdout(void *ctx, const char *text, size_t n) {
     fflush(stdout);
     return 0;
 }
+
+int gen_opts_load(const cli_args *a, gen_model *g) {
+    if (gen_model_load(g, cli_get(a, "--model"))) return cli_fail();
+    const char *dir = cli_get(a, "--adapter-path");
+    if (dir && gen_model_load_adapter(g, dir, cli_get(a, "--adapter-file"))) {
+        gen_model_release(g);
+        return cli_fail();
+    }
+    if (!dir && cli_has(a, "--adapter-file"))
+        fprintf(stderr, "lorac: warning: --adapter-file has no effect without --adapter-path\n");
+    return 0;
+}

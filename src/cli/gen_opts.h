@@ -27,6 +27,9 @@ int gen_opts_sampler(const cli_args *a, sampler_params *p, int64_t *max_tokens);
 int gen_opts_template_args(const cli_args *a, json_t **extra);
 // gen_emit_fn that writes to stdout and flushes (streaming output).
 int gen_emit_stdout(void *ctx, const char *text, size_t n);
+// Load --model and, when given, --adapter-path/--adapter-file into g; prints the
+// error and returns 1 on failure (g is then released).
+int gen_opts_load(const cli_args *a, gen_model *g);
 // Apply --threads (0 when absent).
 int gen_opts_threads(const cli_args *a);
 // --extra-eos-token values into g's stop list; prints the error and returns 1.

@@ -86,8 +86,27 @@ fail:
     return -1;
 }
 
+// ---- adapters ----
+static void adapter_hook(void *ctx, int64_t layer, proj_kind p, float *y, const float *x, int64_t T, const float *bias) {
+    const lora_set *s = ctx;
+    const lora_module *mod = lora_get(s, layer, p);
+    if (mod) lora_apply(mod, s, y, x, T, bias);
+}
+
+int gen_model_load_adapter(gen_model *g, const char *dir, const char *file) {
+    if (lora_load_dir(&g->lora, &g->m, dir, file)) return -1;
+    g->has_lora = 1;
+    return 0;
+}
+
+void gen_attach(gen_model *g, infer_state *st) {
+    st->adapter = g->has_lora ? adapter_hook : NULL;
+    st->adapter_ctx = g->has_lora ? &g->lora : NULL;
+}
+
 void gen_model_release(gen_model *g) {
     if (!g) return;
+    if (g->has_lora) lora_release(&g->lora);
     tok_free(g->tok);
     if (g->has_template || g->tpl.source || g->tpl.special) chat_template_src_release(&g->tpl);
     model_release(&g->m);

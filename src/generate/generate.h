@@ -12,6 +12,7 @@
 #include "../model/model.h"
 #include "../template/template.h"
 #include "../tokenizer/tokenizer.h"
+#include "../train/lora.h"
 #include "sampler.h"
 
 #define GEN_MAX_STOP 32
@@ -25,11 +26,18 @@ typedef struct {
     int n_stop;
     int32_t end_of_turn;           // the template's end-of-turn token, -1 if none found
     int ignore_stop;               // generate exactly max_tokens (benchmarks: --ignore-eos)
+    lora_set lora;                 // unfused adapters (--adapter-path)
+    int has_lora;
 } gen_model;
 
 // Load model, tokenizer and chat template from what --model names.
 int gen_model_load(gen_model *g, const char *spec);
 void gen_model_release(gen_model *g);
+// Load unfused adapters (mlx-lm layout: adapter_config.json + adapters.safetensors,
+// or `file` in dir) to apply on top of the base weights.
+int gen_model_load_adapter(gen_model *g, const char *dir, const char *file);
+// Set up st (after infer_init) to apply g's adapters, if any.
+void gen_attach(gen_model *g, infer_state *st);
 // Add a stop token by its text (--extra-eos-token); -1 when it is not one token.
 int gen_add_stop_token(gen_model *g, const char *text);
 int gen_is_stop(const gen_model *g, int32_t id);

@@ -101,6 +101,13 @@ void infer_truncate(infer_state *s, int64_t pos) {
 }
 
 // ---- one chunk ----
+// y = x·Wᵀ (+ bias), then the adapter's contribution when one is set.
+static void proj(infer_state *s, int64_t l, proj_kind p, float *y, const float *x, const tensor_view *w,
+                 const float *bias, int64_t T) {
+    matmul_forward(y, x, w, bias, T);
+    if (s->adapter) s->adapter(s->adapter_ctx, l, p, y, x, T, bias);
+}
+
 static void block_forward(infer_state *s, int64_t l, int64_t T) {
     const model_config *c = &s->m->cfg;
     const layer_weights *L = &s->m->layers[l];
@@ -109,10 +116,10 @@ static void block_forward(infer_state *s, int64_t l, int64_t T) {
     float eps = (float)c->rms_norm_eps;
     // attention
     rmsnorm_forward(s->xn, s->x, S->attn_norm, T, d, eps);
-    matmul_forward(s->q, s->xn, L->q, S->q_bias, T);
+    proj(s, l, PROJ_Q, s->q, s->xn, L->q, S->q_bias, T);
     float *kc = s->k_cache[l] + s->pos * kvd, *vc = s->v_cache[l] + s->pos * kvd;
-    matmul_forward(kc, s->xn, L->k, S->k_bias, T); // k and v go straight into the cache
-    matmul_forward(vc, s->xn, L->v, S->v_bias, T);
+    proj(s, l, PROJ_K, kc, s->xn, L->k, S->k_bias, T); // k and v go straight into the cache
+    proj(s, l, PROJ_V, vc, s->xn, L->v, S->v_bias, T);
     if (S->q_norm) {
         rmsnorm_forward(s->q, s->q, S->q_norm, T * c->n_heads, hd, eps);
         rmsnorm_forward(kc, kc, S->k_norm, T * c->n_kv_heads, hd, eps);
@@ -123,14 +130,14 @@ static void block_forward(infer_state *s, int64_t l, int64_t T) {
     }
     attention_forward(s->att, s->q, s->k_cache[l], s->v_cache[l], T, s->pos, c->n_heads, c->n_kv_heads, hd,
                       1.0f / sqrtf((float)hd));
-    matmul_forward(s->tmp, s->att, L->o, S->o_bias, T);
+    proj(s, l, PROJ_O, s->tmp, s->att, L->o, S->o_bias, T);
     for (int64_t i = 0; i < T * d; i++) s->x[i] += s->tmp[i];
     // MLP
     rmsnorm_forward(s->xn, s->x, S->mlp_norm, T, d, eps);
-    matmul_forward(s->gate, s->xn, L->gate, S->gate_bias, T);
-    matmul_forward(s->up, s->xn, L->up, S->up_bias, T);
+    proj(s, l, PROJ_GATE, s->gate, s->xn, L->gate, S->gate_bias, T);
+    proj(s, l, PROJ_UP, s->up, s->xn, L->up, S->up_bias, T);
     silu_mul_forward(s->gate, s->gate, s->up, T * ff);
-    matmul_forward(s->tmp, s->gate, L->down, S->down_bias, T);
+    proj(s, l, PROJ_DOWN, s->tmp, s->gate, L->down, S->down_bias, T);
     for (int64_t i = 0; i < T * d; i++) s->x[i] += s->tmp[i];
 }
 

@@ -18,8 +18,15 @@ typedef struct {
     float *gate_bias, *up_bias, *down_bias; // (ff), (ff), (d) or NULL
 } layer_small;
 
+// Called after each projection with y (T, out) = x (T, in)·Wᵀ (+ bias) so an
+// adapter (LoRA/DoRA, train/lora.h) can add its contribution in place.
+typedef void (*infer_adapter_fn)(void *ctx, int64_t layer, proj_kind p, float *y, const float *x, int64_t T,
+                                 const float *bias);
+
 typedef struct {
     const model *m;
+    infer_adapter_fn adapter; // NULL = the base model
+    void *adapter_ctx;
     rope_table rope;
     layer_small *small;   // (n_layers)
     float *final_norm;    // (d)

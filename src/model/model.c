@@ -75,6 +75,16 @@ int64_t model_param_count(const model_config *c) {
     return total;
 }
 
+// ---- projections ----
+const char *const proj_names[PROJ_COUNT] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+                                            "self_attn.o_proj", "mlp.gate_proj",    "mlp.up_proj",
+                                            "mlp.down_proj"};
+
+const tensor_view *layer_proj(const layer_weights *L, proj_kind p) {
+    const tensor_view *const w[PROJ_COUNT] = {L->q, L->k, L->v, L->o, L->gate, L->up, L->down};
+    return (unsigned)p < PROJ_COUNT ? w[p] : NULL;
+}
+
 // ---- loading ----
 static const tensor_view **slot_ptr(model *m, const model_tensor_spec *t) {
     char *base = t->layer >= 0 ? (char *)&m->layers[t->layer] : (char *)m;

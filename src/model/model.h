@@ -25,6 +25,12 @@ typedef struct {
     const tensor_view *gate_bias, *up_bias, *down_bias; // (ff), (ff), (d)
 } layer_weights;
 
+// The seven linear projections of a block, in this order everywhere (LoRA keys,
+// adapter hooks): q, k, v, o, gate, up, down.
+typedef enum { PROJ_Q, PROJ_K, PROJ_V, PROJ_O, PROJ_GATE, PROJ_UP, PROJ_DOWN, PROJ_COUNT } proj_kind;
+extern const char *const proj_names[PROJ_COUNT]; // "self_attn.q_proj", ... "mlp.down_proj"
+const tensor_view *layer_proj(const layer_weights *L, proj_kind p);
+
 typedef struct {
     model_config cfg;
     model_src src;

@@ -1,0 +1,281 @@
+// lora.c — LoRA/DoRA parameters, initialisation, mlx-lm adapter files, and the
+// inference-time application.
+#include "lora.h"
+
+#include "../kernels/backward.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const short_names[PROJ_COUNT] = {"q", "k", "v", "o", "gate", "up", "down"};
+
+int lora_targets_from_names(const char *const *names, int n, uint32_t *mask) {
+    *mask = 0;
+    for (int i = 0; i < n; i++) {
+        int found = -1;
+        for (int t = 0; t < PROJ_COUNT; t++)
+            if (strcmp(names[i], proj_names[t]) == 0 || strcmp(names[i], short_names[t]) == 0 ||
+                (strlen(names[i]) > 5 && strcmp(names[i], proj_names[t] + (t < PROJ_GATE ? 10 : 4)) == 0))
+                found = t;
+        if (found < 0) {
+            const char *best = closest_match(names[i], proj_names, PROJ_COUNT);
+            return err_set("unknown LoRA key '%s'%s%s%s (known: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj)",
+                           names[i], best ? "; did you mean '" : "", best ? best : "", best ? "'?" : "");
+        }
+        *mask |= 1u << found;
+    }
+    if (!*mask) return err_set("no LoRA keys given");
+    return 0;
+}
+
+lora_module *lora_get(const lora_set *s, int64_t layer, proj_kind t) {
+    if (layer < s->first_layer || layer >= s->n_layers || !(s->targets & (1u << t))) return NULL;
+    return &s->mods[(layer - s->first_layer) * PROJ_COUNT + t];
+}
+
+// ---- DoRA norms ----
+// wnorm[o] = ‖W[o,:] + scale · Σ_r A[:,r] B[r,o]‖, row by row (W dequantized per row).
+static void dora_norms(lora_module *mod, const lora_set *s, const tensor_view *w) {
+    int64_t in = mod->in, r = s->rank;
+#pragma omp parallel
+    {
+        float *row = xmalloc((size_t)in * sizeof(float));
+#pragma omp for schedule(static)
+        for (int64_t o = 0; o < mod->out; o++) {
+            tensor_row_f32(row, w, o);
+            double ss = 0;
+            for (int64_t i = 0; i < in; i++) {
+                float delta = 0;
+                for (int64_t k = 0; k < r; k++) delta += mod->A[i * r + k] * mod->B[k * mod->out + o];
+                float v = row[i] + s->scale * delta;
+                ss += (double)v * v;
+            }
+            mod->wnorm[o] = (float)sqrt(ss);
+        }
+        free(row);
+    }
+}
+
+void lora_refresh(lora_set *s, const model *m) {
+    if (!s->dora) return;
+    for (int64_t l = s->first_layer; l < s->n_layers; l++)
+        for (int t = 0; t < PROJ_COUNT; t++) {
+            lora_module *mod = lora_get(s, l, (proj_kind)t);
+            if (mod) dora_norms(mod, s, layer_proj(&m->layers[l], (proj_kind)t));
+        }
+}
+
+// ---- init ----
+int lora_init(lora_set *s, const model *m, int64_t num_layers, uint32_t targets, int64_t rank, float scale,
+              float dropout, int dora, uint64_t seed) {
+    memset(s, 0, sizeof *s);
+    int64_t L = m->cfg.n_layers;
+    if (num_layers < 0 || num_layers > L) num_layers = L;
+    if (num_layers == 0) return err_set("num_layers must be -1 or at least 1");
+    if (rank < 1) return err_set("LoRA rank must be at least 1, got %lld", (long long)rank);
+    if (!(dropout >= 0 && dropout < 1)) return err_set("LoRA dropout must be in [0, 1), got %g", dropout);
+    s->rank = rank, s->scale = scale, s->dropout = dropout, s->dora = dora;
+    s->n_layers = L, s->first_layer = L - num_layers, s->targets = targets;
+    s->mods = xcalloc((size_t)(num_layers * PROJ_COUNT), sizeof *s->mods);
+    // sizes first, then one slab
+    int64_t total = 0;
+    for (int64_t l = s->first_layer; l < L; l++)
+        for (int t = 0; t < PROJ_COUNT; t++) {
+            if (!(targets & (1u << t))) continue;
+            const tensor_view *w = layer_proj(&m->layers[l], (proj_kind)t);
+            lora_module *mod = lora_get(s, l, (proj_kind)t);
+            mod->out = w->shape[0], mod->in = w->shape[1];
+            total += rank * (mod->in + mod->out) + (dora ? mod->out : 0);
+        }
+    s->n_params = total;
+    s->params = xcalloc((size_t)total, sizeof(float));
+    s->grads = xcalloc((size_t)total, sizeof(float));
+    int64_t off = 0;
+    rng_state rng;
+    rng_seed(&rng, seed);
+    for (int64_t l = s->first_layer; l < L; l++)
+        for (int t = 0; t < PROJ_COUNT; t++) {
+            lora_module *mod = lora_get(s, l, (proj_kind)t);
+            if (!mod) continue;
+            mod->A = s->params + off, mod->gA = s->grads + off, off += mod->in * rank;
+            mod->B = s->params + off, mod->gB = s->grads + off, off += rank * mod->out;
+            if (dora) {
+                mod->m = s->params + off, mod->gm = s->grads + off, off += mod->out;
+                mod->wnorm = xmalloc((size_t)mod->out * sizeof(float));
+            }
+            float bound = 1.0f / sqrtf((float)mod->in);
+            for (int64_t i = 0; i < mod->in * rank; i++) mod->A[i] = (2.0f * rng_uniform(&rng) - 1.0f) * bound;
+        }
+    if (dora) { // m = ‖W‖_row: the norms with B = 0
+        lora_refresh(s, m);
+        for (int64_t l = s->first_layer; l < L; l++)
+            for (int t = 0; t < PROJ_COUNT; t++) {
+                lora_module *mod = lora_get(s, l, (proj_kind)t);
+                if (mod) memcpy(mod->m, mod->wnorm, (size_t)mod->out * sizeof(float));
+            }
+    }
+    return 0;
+}
+
+void lora_release(lora_set *s) {
+    if (!s) return;
+    if (s->mods && s->dora)
+        for (int64_t i = 0; i < (s->n_layers - s->first_layer) * PROJ_COUNT; i++) free(s->mods[i].wnorm);
+    free(s->mods);
+    free(s->params);
+    free(s->grads);
+    memset(s, 0, sizeof *s);
+}
+
+// ---- files ----
+int lora_save(const lora_set *s, const char *path) {
+    int64_t cap = (s->n_layers - s->first_layer) * PROJ_COUNT * 3, n = 0;
+    st_tensor_spec *specs = xcalloc((size_t)cap, sizeof *specs);
+    const void **data = xcalloc((size_t)cap, sizeof *data);
+    char **names = xcalloc((size_t)cap, sizeof *names);
+    for (int64_t l = s->first_layer; l < s->n_layers; l++)
+        for (int t = 0; t < PROJ_COUNT; t++) {
+            lora_module *mod = lora_get(s, l, (proj_kind)t);
+            if (!mod) continue;
+            const char *suffix[3] = {"lora_a", "lora_b", "m"};
+            const float *ptr[3] = {mod->A, mod->B, mod->m};
+            int64_t shp[3][2] = {{mod->in, s->rank}, {s->rank, mod->out}, {mod->out, 0}};
+            for (int k = 0; k < (s->dora ? 3 : 2); k++) {
+                names[n] = xasprintf("model.layers.%lld.%s.%s", (long long)l, proj_names[t], suffix[k]);
+                specs[n] = (st_tensor_spec){names[n], DTYPE_F32, k == 2 ? 1 : 2, {shp[k][0], shp[k][1]}};
+                data[n++] = ptr[k];
+            }
+        }
+    st_meta meta[] = {{"format", "mlx"}};
+    int rc = st_write_file(path, specs, data, n, meta, 1);
+    for (int64_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+    free(specs);
+    free(data);
+    return rc;
+}
+
+int lora_load_into(lora_set *s, const char *path) {
+    st_file f;
+    if (st_open(&f, path)) return -1;
+    int rc = 0;
+    int64_t used = 0;
+    for (int64_t l = s->first_layer; l < s->n_layers && rc == 0; l++)
+        for (int t = 0; t < PROJ_COUNT && rc == 0; t++) {
+            lora_module *mod = lora_get(s, l, (proj_kind)t);
+            if (!mod) continue;
+            const char *suffix[3] = {"lora_a", "lora_b", "m"};
+            float *ptr[3] = {mod->A, mod->B, mod->m};
+            int64_t shp[3][2] = {{mod->in, s->rank}, {s->rank, mod->out}, {mod->out, 0}};
+            for (int k = 0; k < (s->dora ? 3 : 2) && rc == 0; k++) {
+                char name[160];
+                snprintf(name, sizeof name, "model.layers.%lld.%s.%s", (long long)l, proj_names[t], suffix[k]);
+                const tensor_view *v = st_find(&f, name);
+                int nd = k == 2 ? 1 : 2;
+                if (!v) rc = err_set("%s: missing tensor '%s'", path, name);
+                else if (v->ndim != nd || v->shape[0] != shp[k][0] || (nd == 2 && v->shape[1] != shp[k][1])) {
+                    char got[64], want[64];
+                    rc = err_set("%s: tensor '%s' has shape %s, expected %s", path, name,
+                                 shape_str(got, sizeof got, v->ndim, v->shape), shape_str(want, sizeof want, nd, shp[k]));
+                } else if (v->type != DTYPE_F32 && v->type != DTYPE_BF16 && v->type != DTYPE_F16) {
+                    rc = err_set("%s: tensor '%s' has dtype %s, expected F32/BF16/F16", path, name, dtype_name(v->type));
+                } else {
+                    int64_t cnt = tensor_numel(v);
+                    for (int64_t i = 0; i < cnt; i++)
+                        ptr[k][i] = v->type == DTYPE_F32 ? ((const float *)v->data)[i]
+                                    : v->type == DTYPE_BF16 ? bf16_to_f32(((const uint16_t *)v->data)[i])
+                                                            : f16_to_f32(((const uint16_t *)v->data)[i]);
+                    used++;
+                }
+            }
+        }
+    if (rc == 0 && used != f.n_tensors) {
+        for (int64_t i = 0; i < f.n_tensors; i++) {
+            const char *nm = f.tensors[i].name;
+            int64_t layer = -1;
+            if (sscanf(nm, "model.layers.%lld.", (long long *)&layer) == 1 && layer < s->first_layer) {
+                rc = err_set("%s: tensor '%s' adapts layer %lld, below the first adapted layer %lld (num_layers mismatch?)",
+                             path, nm, (long long)layer, (long long)s->first_layer);
+                break;
+            }
+        }
+        if (rc == 0) rc = err_set("%s: holds %lld tensors; the adapter configuration expects %lld", path,
+                                  (long long)f.n_tensors, (long long)used);
+    }
+    st_close(&f);
+    return rc;
+}
+
+int lora_load_dir(lora_set *s, const model *m, const char *dir, const char *file) {
+    memset(s, 0, sizeof *s);
+    char *cfg_path = path_join(dir, "adapter_config.json");
+    json_error_t je;
+    json_t *cfg = json_load_file(cfg_path, 0, &je);
+    int rc = -1;
+    if (!cfg) {
+        if (!file_exists(cfg_path)) err_set("%s: no adapter_config.json (is this an adapter directory?)", dir);
+        else err_set("%s:%d:%d: %s", cfg_path, je.line, je.column, je.text);
+        goto done;
+    }
+    json_t *lp = json_object_get(cfg, "lora_parameters");
+    const char *ft = json_string_value(json_object_get(cfg, "fine_tune_type"));
+    json_t *nl = json_object_get(cfg, "num_layers");
+    if (!json_is_object(lp) || !json_is_integer(nl)) {
+        err_set("%s: needs 'num_layers' and 'lora_parameters' (mlx-lm adapter_config.json)", cfg_path);
+        goto done;
+    }
+    if (ft && strcmp(ft, "lora") && strcmp(ft, "dora")) {
+        err_set("%s: fine_tune_type '%s' has no adapters to apply (fused or full weights?)", cfg_path, ft);
+        goto done;
+    }
+    int64_t rank = json_integer_value(json_object_get(lp, "rank"));
+    double scale = json_number_value(json_object_get(lp, "scale"));
+    uint32_t mask = (1u << PROJ_COUNT) - 1;
+    json_t *keys = json_object_get(lp, "keys");
+    if (json_is_array(keys) && json_array_size(keys)) {
+        const char *names[64];
+        int n = 0;
+        size_t i;
+        json_t *k;
+        json_array_foreach(keys, i, k) if (n < 64 && json_is_string(k)) names[n++] = json_string_value(k);
+        if (lora_targets_from_names(names, n, &mask)) {
+            err_prefix("%s", cfg_path);
+            goto done;
+        }
+    }
+    int dora = ft && strcmp(ft, "dora") == 0;
+    if (lora_init(s, m, json_integer_value(nl), mask, rank, (float)scale, 0, dora, 0)) {
+        err_prefix("%s", cfg_path);
+        goto done;
+    }
+    char *wpath = path_join(dir, file ? file : "adapters.safetensors");
+    rc = lora_load_into(s, wpath);
+    free(wpath);
+    if (rc == 0) lora_refresh(s, m);
+    else lora_release(s);
+done:
+    json_decref(cfg);
+    free(cfg_path);
+    return rc;
+}
+
+// ---- inference ----
+void lora_apply(const lora_module *mod, const lora_set *s, float *y, const float *x, int64_t T, const float *bias) {
+    int64_t r = s->rank;
+    float *xa = xmalloc((size_t)(T * r) * sizeof(float));
+    gemm_f32(xa, x, mod->A, T, r, mod->in, 0, 0, 1.0f, 0.0f);        // (T, r) = x · A
+    if (!s->dora) {
+        gemm_f32(y, xa, mod->B, T, mod->out, r, 0, 0, s->scale, 1.0f); // y += scale · (x·A)·B
+    } else {
+        for (int64_t t = 0; t < T; t++)
+            if (bias)
+                for (int64_t o = 0; o < mod->out; o++) y[t * mod->out + o] -= bias[o];
+        gemm_f32(y, xa, mod->B, T, mod->out, r, 0, 0, s->scale, 1.0f);
+        for (int64_t t = 0; t < T; t++)
+            for (int64_t o = 0; o < mod->out; o++)
+                y[t * mod->out + o] = y[t * mod->out + o] * (mod->m[o] / mod->wnorm[o]) + (bias ? bias[o] : 0);
+    }
+    free(xa);
+}
