@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 const cli_opt perplexity_opts[] = {
     {"--model", "MODEL", NULL, "HF directory, HF cache repo id or GGUF file (required)", 0},
@@ -111,9 +112,9 @@ int cmd_perplexity(int argc, char **argv) {
                                                  (json_int_t)ex_n, "loss", ex_loss / (double)ex_n));
         }
         n_ex++;
-        fprintf(stderr, "\rscored %lld/%lld examples", (long long)n_ex, (long long)(max_ex < 0 || max_ex > ds.n ? ds.n : max_ex));
+        if (isatty(2)) fprintf(stderr, "\rscored %lld/%lld examples", (long long)n_ex, (long long)(max_ex < 0 || max_ex > ds.n ? ds.n : max_ex));
     }
-    fprintf(stderr, "\n");
+    if (isatty(2)) fprintf(stderr, "\n");
     if (n_targets == 0) {
         err_set("%s: no target tokens to score", ds.path);
         rc = cli_fail();
