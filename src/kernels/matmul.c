@@ -9,8 +9,9 @@
 //
 // Precision: every path computes with weights exactly as dequantize_row gives
 // them and activations in full fp32 (the AMX path splits each fp32 operand
-// into three bf16 parts and keeps every cross product above 2^-24), so results
-// differ from the references only by fp32 summation order.
+// into bf16 parts and keeps every cross product down to ~2^-24), so results
+// differ from the references only by fp32 summation order — unless the caller
+// opts into KERNEL_PREC_FAST (AMX only, documented in kernels.h).
 #include "kernels_internal.h"
 
 #include <math.h>

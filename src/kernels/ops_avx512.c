@@ -1,5 +1,6 @@
 // ops_avx512.c — AVX-512 versions of the elementwise kernels in ops.c.
-// Compiled for AVX-512 by pragma; called only when cpu.c found it.
+// Compiled for AVX-512 whatever -march says (simd_target.h); called only when
+// cpu.c found it.
 #include "kernels_internal.h"
 
 #define KERNEL_TARGET "avx512f,avx512bw,avx512vl,avx512dq,fma,f16c"
