@@ -9,13 +9,15 @@
 // smaller instance of the same shape), then timed (best of several runs: the
 // host is shared).
 //
-// usage: bench_backward [--quick] [--only gemm|attn|ce] [--chunk N]
+// usage: bench_backward [--quick] [--only gemm|attn|ce] [--chunk N] [--cpu]
+// --cpu times by process CPU time (use with OMP_NUM_THREADS=1 on a busy host).
 #define _GNU_SOURCE
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/core.h"
 #include "io/quant.h"
@@ -25,8 +27,16 @@
 #include <immintrin.h>
 #endif
 
-static double now(void) { return omp_get_wtime(); }
-static int quick;
+static int quick, cpu_clock;
+// Wall time, or with --cpu this process's CPU time: with OMP_NUM_THREADS=1
+// that is immune to other load on a shared host (with more threads it would
+// count their spinning).
+static double now(void) {
+    if (!cpu_clock) return omp_get_wtime();
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 static rng_state rng;
 
 // ---- peak ----
@@ -60,11 +70,12 @@ static float *randn(int64_t n, float sd) {
 
 // Best seconds per call of fn over runs of at least min_s (after one warm-up call).
 typedef void (*bench_fn)(void *ctx);
+static int min_runs = 3;
 static double best_time(bench_fn fn, void *ctx, double min_s) {
     fn(ctx);
     double best = 1e30, total = 0;
     int runs = 0;
-    while (total < min_s || runs < 3) {
+    while (total < min_s || runs < min_runs) {
         double t0 = now();
         fn(ctx);
         double dt = now() - t0;
@@ -245,12 +256,21 @@ static void run_logits(void *p) {
         matmul_forward(c->z, c->h, &wc, NULL, c->T);
     }
 }
+// The dh products of pass 2 alone: dh += g·W_chunk per chunk.
+static void run_dh(void *p) {
+    ce_ctx *c = p;
+    for (int64_t v0 = 0; v0 < c->V; v0 += c->chunk) {
+        int64_t cn = c->V - v0 < c->chunk ? c->V - v0 : c->chunk;
+        tensor_view wc = tensor_rows(c->w, v0, cn);
+        matmul_backward_input(c->dh, c->z, &wc, c->T, 1);
+    }
+}
 
 static void bench_ce(int64_t chunk_arg) {
     printf("\ncross_entropy_chunked, BF16 lm_head, every row a target; ratio = time / one logits matmul_forward\n"
-           "(same chunks; pass 1 ≈ 1, pass 2 ≈ 2). check: two rows' loss and dh vs cross_entropy_chunked_ref\n");
-    printf("  %-8s %5s %7s %5s %6s | %10s | %10s %5s | %10s %5s | %s\n", "model", "T", "V", "d", "chunk", "logits mm",
-           "loss only", "ratio", "loss+dh", "ratio", "check");
+           "(same chunks; pass 1 ≈ 1, pass 2 ≈ 1 + the dh product matmul_backward_input). check: two rows' loss and dh vs cross_entropy_chunked_ref\n");
+    printf("  %-8s %5s %7s %5s %6s | %10s | %10s %5s | %10s %5s | %10s %5s | %s\n", "model", "T", "V", "d", "chunk",
+           "logits mm", "dh mm", "ratio", "loss only", "ratio", "loss+dh", "ratio", "check");
     struct {
         const char *name;
         int64_t T, V, d;
@@ -272,7 +292,7 @@ static void bench_ce(int64_t chunk_arg) {
         int32_t *tg = xmalloc((size_t)T * sizeof *tg);
         for (int64_t t = 0; t < T; t++) tg[t] = (int32_t)(rng_next(&rng) % (uint64_t)V);
         // check two rows of a full run against the reference on those rows alone
-        int64_t chunks[] = {2048, 4096, 8192};
+        int64_t chunks[] = {4096, 2048, 8192};
         ce_ctx c = {.dh = dh, .h = h, .w = &w, .tg = tg, .T = T, .d = d, .V = V, .chunk = 4096};
         float *ls = xmalloc((size_t)T * sizeof *ls);
         cross_entropy_chunked(dh, ls, h, &w, tg, T, d, V, c.chunk, 1.0f / (float)T);
@@ -290,13 +310,17 @@ static void bench_ce(int64_t chunk_arg) {
             c.chunk = chunk_arg > 0 ? chunk_arg : chunks[ci];
             c.z = xmalloc_aligned(64, (size_t)(T * c.chunk) * sizeof *c.z);
             double ml = quick ? 0.3 : 1.0;
-            double tl = best_time(run_logits, &c, ml), t1 = best_time(run_ce_loss, &c, ml), t2 = best_time(run_ce, &c, ml);
-            printf("  %-8s %5lld %7lld %5lld %6lld | %7.1f ms | %7.1f ms %5.2f | %7.1f ms %5.2f | %.1e%s\n", m[i].name,
-                   (long long)T, (long long)V, (long long)d, (long long)c.chunk, tl * 1e3, t1 * 1e3, t1 / tl, t2 * 1e3,
-                   t2 / tl, chk, chk > 1e-4 ? "  CHECK FAILED" : "");
+            min_runs = T * V * d > ((int64_t)1 << 36) ? 2 : 3; // SmolLM3's logits take seconds
+            for (int64_t j = 0; j < T * c.chunk; j++) c.z[j] = 1e-4f * (float)(j % 7); // a plausible gradient
+            double tl = best_time(run_logits, &c, ml), td = best_time(run_dh, &c, ml);
+            double t1 = best_time(run_ce_loss, &c, ml), t2 = best_time(run_ce, &c, ml);
+            printf("  %-8s %5lld %7lld %5lld %6lld | %7.1f ms | %7.1f ms %5.2f | %7.1f ms %5.2f | %7.1f ms %5.2f | "
+                   "%.1e%s\n", m[i].name, (long long)T, (long long)V, (long long)d, (long long)c.chunk, tl * 1e3,
+                   td * 1e3, td / tl, t1 * 1e3, t1 / tl, t2 * 1e3, t2 / tl, chk, chk > 1e-4 ? "  CHECK FAILED" : "");
             fflush(stdout);
             free(c.z);
-            if (chunk_arg > 0) break;
+            min_runs = 3;
+            if (chunk_arg > 0 || (T * V * d > ((int64_t)1 << 36) && !quick)) break; // one chunk size for the big one
         }
         free(wd), free(h), free(dh), free(tg);
     }
@@ -309,16 +333,17 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else if (!strcmp(argv[i], "--chunk") && i + 1 < argc) chunk = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--cpu")) cpu_clock = 1;
         else {
-            fprintf(stderr, "usage: %s [--quick] [--only gemm|attn|ce] [--chunk N]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--only gemm|attn|ce] [--chunk N] [--cpu]\n", argv[0]);
             return 2;
         }
     }
     rng_seed(&rng, 7);
     double peak = 0;
     for (int r = 0; r < 3; r++) peak = fmax(peak, peak_fma()); // best of three: the host is shared
-    printf("backward bench: %d threads, path %s; measured fp32 FMA peak %.0f GFLOP/s (DESIGN.md: 125)\n",
-           omp_get_max_threads(), kernel_isa_name(kernels_isa()), peak);
+    printf("backward bench: %d threads, path %s, %s; measured fp32 FMA peak %.0f GFLOP/s (DESIGN.md: 125)\n",
+           omp_get_max_threads(), kernel_isa_name(kernels_isa()), cpu_clock ? "CPU time" : "wall time", peak);
     if (!only || !strcmp(only, "gemm")) bench_gemm(peak);
     if (!only || !strcmp(only, "attn")) bench_attention(peak);
     if (!only || !strcmp(only, "ce")) bench_ce(chunk);

@@ -16,12 +16,17 @@
 //
 // Tolerances (errors are max |got − want| / max |want| over the tensor unless
 // stated; VERBOSE=1 prints every observed value):
-//  - gemm_f32 vs ref: |C − C_ref| ≤ 2e-6 · (|alpha|·Σ_k |a_ik·b_kj| + |beta·c_ij|) per element.
-//  - rmsnorm, silu·up backward vs ref: 1e-5. rope_backward vs ref: bit-exact.
-//  - attention_backward vs ref: 2e-5. cross_entropy_chunked vs ref: loss 1e-5
-//    relative, dh 2e-5 (all weight dtypes; both use the same dequantized W).
-//  - fd64: 2e-5 (rope: 1e-6, it is linear). fd32: 3e-3.
-//  - cross-entropy per-row losses vs a direct double log-softmax: 1e-5 relative.
+//  - gemm_f32 vs ref: |C − C_ref| ≤ 2e-6 · (|alpha|·Σ_k |a_ik·b_kj| + |beta·c_ij|)
+//    per element (observed ≤ 1.5e-7), beta = 0 with C full of NaN.
+//  - rmsnorm_backward vs ref: dx 1e-5 of its largest term |r·dy·w| (dx cancels
+//    to ~0 when n = 1), dw 1e-5; in place (dx = dy) bit-identical.
+//  - silu_mul_backward vs ref: 1e-5. rope_backward vs ref: bit-exact.
+//  - attention_backward vs ref: 5e-6 (observed ≤ 5e-7).
+//  - cross_entropy_chunked vs ref: total loss 1e-5 relative, dh 5e-6 (every
+//    weight dtype; both use the same dequantized W); ref vs a direct double
+//    log-softmax: 1e-12; per-row losses vs the direct one: 1e-5.
+//  - fd64: 2e-5 (rope: 1e-6, it is linear; observed ≤ 4e-7). fd32: 3e-3
+//    (observed ≤ 7e-5).
 #include "core/core.h"
 #include "io/quant.h"
 #include "kernels/backward.h"
@@ -164,6 +169,7 @@ static void test_gemm(void) {
         {1, 1, 1},     {2, 3, 1},     {5, 7, 3},      {9, 17, 33},    {13, 47, 50},  {8, 49, 300},
         {17, 97, 257}, {100, 8, 130}, {130, 8, 100},  {64, 16, 64},   {33, 31, 40},  {40, 33, 20},
         {20, 1600, 5}, {50, 100, 300}, {200, 8, 64},  {200, 3, 17},   {17, 15, 300}, {3, 200, 70},
+        {300, 64, 70}, {90, 65, 33},
     };
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
         for (int t = 0; t < 4; t++) gemm_case(shapes[s][0], shapes[s][1], shapes[s][2], t & 1, t >> 1, 1.0f, 0.0f);
@@ -482,11 +488,11 @@ static void attention_case(int64_t T, int64_t H, int64_t KV, int64_t hd) {
     const char *isa = kernel_isa_name(kernels_isa());
     snprintf(what, sizeof what, "%s attention_backward T=%lld H=%lld KV=%lld hd=%lld dq", isa, (long long)T,
              (long long)H, (long long)KV, (long long)hd);
-    check_rel(what, dq, dqr, nq, 2e-5);
+    check_rel(what, dq, dqr, nq, 5e-6);
     what[strlen(what) - 1] = 'k';
-    check_rel(what, dk, dkr, nk, 2e-5);
+    check_rel(what, dk, dkr, nk, 5e-6);
     what[strlen(what) - 2] = 'd', what[strlen(what) - 1] = 'v';
-    check_rel(what, dv, dvr, nk, 2e-5);
+    check_rel(what, dv, dvr, nk, 5e-6);
     free(q), free(k), free(v), free(dO), free(dq), free(dk), free(dv), free(dqr), free(dkr), free(dvr);
 }
 
@@ -621,7 +627,7 @@ static void ce_case(dtype t, int64_t T, int64_t d, int64_t V, int64_t chunk, int
     // dh minus its initial value, compared as gradients
     for (int64_t i = 0; i < T * d; i++) dh[i] -= dh0[i], dhr[i] -= dh0[i];
     snprintf(w2, sizeof w2, "%s dh", what);
-    check_rel(w2, dh, dhr, T * d, 2e-5);
+    check_rel(w2, dh, dhr, T * d, 5e-6);
     int untouched = 1; // rows that are not targets get no gradient and loss 0
     for (int64_t i = 0; i < T; i++)
         if (tg[i] < 0) {

@@ -5,22 +5,29 @@
 // GEMM. Two register-blocked micro-kernels, chosen by shape:
 //  - outer product (8 rows × 48 columns, 24 accumulators): per k, 3 vectors of
 //    op(B) and 8 broadcasts of op(A). op(A) is packed into 8-row panels,
-//    op(B) into 48-column panels (KC × NC blocks, BLIS order) unless only one
-//    or two row panels read it, then its rows are used in place. Threads split
-//    the column panels (and the row panels when there are few columns).
+//    op(B) into 48-column panels (KC × NC blocks) unless only one or two row
+//    panels read it, then its rows are used in place (prefetched ahead: they
+//    are often pages apart). Tiles go along C's rows (row panel outer, column
+//    panel inner: C is touched row by row, which matters when K is small and
+//    C's traffic dominates). Threads split the row panels, and the column
+//    panels too when there are few rows.
 //  - inner product (3 rows × 8 columns of dot products along K, reduced at
-//    the end): for op(A) with K contiguous and few columns (N ≤ 32: LoRA's
+//    the end): for op(A) with K contiguous and few columns (N ≤ 64: LoRA's
 //    x·A and dy·Bᵀ), where the outer product would waste vector lanes and
 //    packing the big operand would cost more than the arithmetic.
-// With op(A) transposed and few columns (xᵀ·dz) the product is computed as
-// Cᵀ = op(B)ᵀ·op(A)ᵀ by the outer-product kernel, whose rows then run along M.
+// With op(A) transposed and few columns (N ≤ 64: LoRA's xᵀ·dz) the product
+// is computed as Cᵀ = op(B)ᵀ·op(A)ᵀ by the outer-product kernel, whose rows
+// then run along M and read op(A) in place.
+// The LoRA shapes are memory-bound (r = 8..64 multiply-adds per element of
+// the big operand): these choices make them stream that operand once.
 // beta = 0 never reads C (BLAS semantics: NaN in C does not propagate).
 //
 // Attention backward. One tile = 16 query tokens × the query heads of one kv
 // head. Per tile, for all visible keys at once: S = Q·Kᵀ and dP = dO·Vᵀ (keys
 // transposed once per call, so a score tile is an outer product), P by an
 // exact softmax over the stored row, D = Σ P∘dP, dS = P∘(dP − D)·scale; then
-// dQ = dS·K, dV += Pᵀ·dO, dK += dSᵀ·Q. Per-tile scratch is (rows × T) — never
+// dQ = dS·K, dV += Pᵀ·dO, dK += dSᵀ·Q. All five products run on one 6 × 64
+// register tile (24 accumulators). Per-tile scratch is (rows × T) — never
 // T × T. dK/dV go to per-thread partial buffers (tiles are assigned cyclically
 // and statically, so the sum order is fixed for a given thread count) that
 // are added in thread order at the end.
@@ -47,16 +54,16 @@ static inline __mmask16 tail_mask(int64_t left) {
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
+// Fewer multiply-adds than this run on one thread (waking a team costs more).
+#define GEMM_PAR_MIN (1 << 16)
+
 // ---- GEMM: outer-product kernel ----
-#ifndef MR
 #define MR 8           // rows per micro-tile
 #define NV 3           // vectors per micro-tile row
-#endif
 #define NR (16 * NV)   // columns per micro-tile
-#ifndef KC
 #define KC 256         // depth of a packed block
-#endif
 #define NC (32 * NR)   // columns of a packed block (1536)
+#define PF_DIST 16     // rows of an in-place op(B) prefetched ahead (its rows are often pages apart)
 
 // A strided matrix view: element (i, j) at p[i·rs + j·cs].
 typedef struct {
@@ -79,6 +86,10 @@ static void tile_o(float *C, int64_t crs, int64_t ccs, const float *a, const flo
         for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
     for (int64_t k = 0; k < kc; k++) {
         __m512 bv[NV];
+        if (ldb != NR) {
+#pragma GCC unroll 16
+            for (int v = 0; v < NV; v++) _mm_prefetch((const char *)(b + PF_DIST * ldb + 16 * v), _MM_HINT_T0);
+        }
 #pragma GCC unroll 16
         for (int v = 0; v < NV; v++) bv[v] = _mm512_maskz_loadu_ps(bm[v], b + 16 * v);
 #pragma GCC unroll 16
@@ -173,13 +184,13 @@ static void gemm_outer(float *C, int64_t crs, int64_t ccs, mview a, mview b, int
     int nth = omp_get_max_threads();
     float *ap = xmalloc_aligned(64, (size_t)(nmp * MR * KC) * sizeof *ap);
     float *bp = direct_b ? NULL : xmalloc_aligned(64, (size_t)(KC * NC) * sizeof *bp);
-#pragma omp parallel num_threads(nth)
+#pragma omp parallel num_threads(nth) if (M * N * K >= GEMM_PAR_MIN)
     for (int64_t jc = 0; jc < N; jc += NC) {
         int64_t nc = min64(NC, N - jc), njr = (nc + NR - 1) / NR;
-        // split the row panels too when there are too few column panels to share
-        int64_t nib = 1;
-        while (njr * nib < 4 * nth && nib < nmp) nib *= 2;
-        int64_t ibs = (nmp + nib - 1) / nib;
+        // tasks: row-panel blocks × column-panel groups, rows first (C is
+        // then written along its rows); columns split too when rows are few
+        int64_t nib = min64(nmp, 4 * nth), njg = min64(njr, (4 * nth + nib - 1) / nib);
+        int64_t ibs = (nmp + nib - 1) / nib, jgs = (njr + njg - 1) / njg;
         for (int64_t pc = 0; pc < K; pc += KC) {
             int64_t kc = min64(KC, K - pc);
             float be = pc == 0 ? beta : 1.0f;
@@ -189,35 +200,17 @@ static void gemm_outer(float *C, int64_t crs, int64_t ccs, mview a, mview b, int
 #pragma omp for schedule(static)
                 for (int64_t jp = 0; jp < njr; jp++) pack_b(bp + jp * NR * kc, b, pc, kc, jc + jp * NR, N);
             }
-#ifdef IP_OUTER
 #pragma omp for schedule(static)
-            for (int64_t t = 0; t < njr * nib; t++) {
-                int64_t jp = t % njr, ib = t / njr;
-                (void)jp;
-                if (jp) continue;
+            for (int64_t t = 0; t < nib * njg; t++) {
+                int64_t ib = t / njg, jg = t % njg;
                 for (int64_t ip = ib * ibs; ip < min64(nmp, (ib + 1) * ibs); ip++)
-                for (jp = 0; jp < njr; jp++) {
-                int64_t j0 = jc + jp * NR, nr = min64(NR, N - j0);
-                const float *bpan = direct_b ? b.p + pc * b.rs + j0 : bp + jp * NR * kc;
-                int64_t ldb = direct_b ? b.rs : NR;
-                    int64_t i0 = ip * MR;
-                    tile_o(C + i0 * crs + j0 * ccs, crs, ccs, ap + ip * MR * kc, bpan, ldb, kc, min64(MR, M - i0), nr,
-                           alpha, be);
-                }
+                    for (int64_t jp = jg * jgs; jp < min64(njr, (jg + 1) * jgs); jp++) {
+                        int64_t i0 = ip * MR, j0 = jc + jp * NR;
+                        const float *bpan = direct_b ? b.p + pc * b.rs + j0 : bp + jp * NR * kc;
+                        tile_o(C + i0 * crs + j0 * ccs, crs, ccs, ap + ip * MR * kc, bpan, direct_b ? b.rs : NR, kc,
+                               min64(MR, M - i0), min64(NR, N - j0), alpha, be);
+                    }
             }
-#else
-#pragma omp for schedule(static)
-            for (int64_t t = 0; t < njr * nib; t++) {
-                int64_t jp = t / nib, ib = t % nib, j0 = jc + jp * NR, nr = min64(NR, N - j0);
-                const float *bpan = direct_b ? b.p + pc * b.rs + j0 : bp + jp * NR * kc;
-                int64_t ldb = direct_b ? b.rs : NR;
-                for (int64_t ip = ib * ibs; ip < min64(nmp, (ib + 1) * ibs); ip++) {
-                    int64_t i0 = ip * MR;
-                    tile_o(C + i0 * crs + j0 * ccs, crs, ccs, ap + ip * MR * kc, bpan, ldb, kc, min64(MR, M - i0), nr,
-                           alpha, be);
-                }
-            }
-#endif
         }
     }
     free(ap);
@@ -287,7 +280,7 @@ static void tile_i(float *C, int64_t ldc, const float *A, int64_t lda, const flo
 static void gemm_inner(float *C, const float *A, const float *Bt, int64_t M, int64_t N, int64_t K, float alpha,
                        float beta) {
     int64_t nmb = (M + MI - 1) / MI;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (M * N * K >= GEMM_PAR_MIN)
     for (int64_t ib = 0; ib < nmb; ib++) {
         int64_t i0 = ib * MI, mi = min64(MI, M - i0);
         for (int64_t j0 = 0; j0 < N; j0 += NI)
@@ -296,7 +289,8 @@ static void gemm_inner(float *C, const float *A, const float *Bt, int64_t M, int
 }
 
 // ---- GEMM: dispatch ----
-#define INNER_MAX_N 32 // inner-product kernel up to this many columns
+#define INNER_MAX_N 64 // op(A) not transposed: inner-product kernel up to this many columns
+#define SWAP_MAX_N 64  // op(A) transposed: Cᵀ by the outer-product kernel up to this many columns
 
 void gemm_avx512(float *C, const float *A, const float *B, int64_t M, int64_t N, int64_t K, int trans_a,
                  int trans_b, float alpha, float beta) {
@@ -314,7 +308,7 @@ void gemm_avx512(float *C, const float *A, const float *B, int64_t M, int64_t N,
             gemm_inner(C, A, bt, M, N, K, alpha, beta);
             free(bt);
         }
-    } else if (trans_a && N < 16 && M > N) {
+    } else if (trans_a && N <= SWAP_MAX_N && M > N) {
         // Cᵀ (N, M) = op(B)ᵀ · op(A)ᵀ: op(A)ᵀ(k, i) = A[k·M + i] has rows along M
         mview at = {b.p, b.cs, b.rs}, bt = {a.p, a.cs, a.rs};
         gemm_outer(C, 1, N, at, bt, N, M, K, alpha, beta);
@@ -398,90 +392,56 @@ void row_scaled_softmax_avx512(float *x, int64_t n, float lse, float scale) {
 // ---- attention backward ----
 #define AKB 64 // keys per score block
 #define ATQ 16 // query tokens per tile
+#define AM 6   // rows per register tile (6 × 64: 24 accumulators)
 
-// S[r][j] = Σ_d x_r[d] · Yt[d][j] for 4 rows and 64 keys (Yt rows at stride
-// ldt, this block's keys at column 0); S rows at stride lds.
-static inline void scores_4x64(float *S, int64_t lds, const float *const *xr, const float *Yt, int64_t ldt,
-                               int64_t hd) {
-    __m512 a[4][4];
+// C (mi × 64, row stride ldc, columns masked by m) = Σ_{k<kn} a(i, k)·B[k·ldb + c]
+// (+ C when accumulate), a(i, k) = A[i·ars + k·acs]; rows i ≥ mi are not
+// stored (they read row mi − 1). Inlined with ars or acs a literal 1.
+static inline __attribute__((always_inline)) void tile64(float *C, int64_t ldc, const float *A, int64_t ars,
+                                                         int64_t acs, const float *B, int64_t ldb, int64_t kn,
+                                                         int64_t mi, const __mmask16 m[4], int accumulate) {
+    const float *ar[AM];
+    __m512 acc[AM][4];
 #pragma GCC unroll 16
-    for (int r = 0; r < 4; r++)
+    for (int i = 0; i < AM; i++) {
+        ar[i] = A + (i < mi ? i : mi - 1) * ars;
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) acc[i][c] = _mm512_setzero_ps();
+    }
+    for (int64_t k = 0; k < kn; k++) {
+        const float *bk = B + k * ldb;
+        __m512 b0 = _mm512_maskz_loadu_ps(m[0], bk), b1 = _mm512_maskz_loadu_ps(m[1], bk + 16),
+               b2 = _mm512_maskz_loadu_ps(m[2], bk + 32), b3 = _mm512_maskz_loadu_ps(m[3], bk + 48);
 #pragma GCC unroll 16
-        for (int c = 0; c < 4; c++) a[r][c] = _mm512_setzero_ps();
-    for (int64_t d = 0; d < hd; d++) {
-        const float *yt = Yt + d * ldt;
-        __m512 k0 = _mm512_loadu_ps(yt), k1 = _mm512_loadu_ps(yt + 16), k2 = _mm512_loadu_ps(yt + 32),
-               k3 = _mm512_loadu_ps(yt + 48);
-#pragma GCC unroll 16
-        for (int r = 0; r < 4; r++) {
-            __m512 qv = _mm512_set1_ps(xr[r][d]);
-            a[r][0] = _mm512_fmadd_ps(qv, k0, a[r][0]);
-            a[r][1] = _mm512_fmadd_ps(qv, k1, a[r][1]);
-            a[r][2] = _mm512_fmadd_ps(qv, k2, a[r][2]);
-            a[r][3] = _mm512_fmadd_ps(qv, k3, a[r][3]);
+        for (int i = 0; i < AM; i++) {
+            __m512 av = _mm512_set1_ps(ar[i][k * acs]);
+            acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
+            acc[i][2] = _mm512_fmadd_ps(av, b2, acc[i][2]);
+            acc[i][3] = _mm512_fmadd_ps(av, b3, acc[i][3]);
         }
     }
 #pragma GCC unroll 16
-    for (int r = 0; r < 4; r++)
-#pragma GCC unroll 16
-        for (int c = 0; c < 4; c++) _mm512_storeu_ps(S + r * lds + 16 * c, a[r][c]);
+    for (int i = 0; i < AM; i++) {
+        if (i >= mi) break;
+        float *c = C + i * ldc;
+#pragma GCC unroll 4
+        for (int q = 0; q < 4; q++) {
+            __m512 r = acc[i][q];
+            if (accumulate) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m[q], c + 16 * q));
+            _mm512_mask_storeu_ps(c + 16 * q, m[q], r);
+        }
+    }
 }
 
-// O[r][0..64) = Σ_{j<nk} P[r][j] · Y[j][0..64) for 4 rows; Y rows at stride
-// ldy, columns masked by m; O rows at stride ldo.
-static inline void pv_4x64(float *O, int64_t ldo, const float *P, int64_t ldp, const float *Y, int64_t ldy,
-                           int64_t nk, const __mmask16 m[4]) {
-    __m512 a[4][4];
-#pragma GCC unroll 16
-    for (int r = 0; r < 4; r++)
-#pragma GCC unroll 16
-        for (int c = 0; c < 4; c++) a[r][c] = _mm512_setzero_ps();
-    for (int64_t j = 0; j < nk; j++) {
-        const float *yj = Y + j * ldy;
-        __m512 v0 = _mm512_maskz_loadu_ps(m[0], yj), v1 = _mm512_maskz_loadu_ps(m[1], yj + 16),
-               v2 = _mm512_maskz_loadu_ps(m[2], yj + 32), v3 = _mm512_maskz_loadu_ps(m[3], yj + 48);
-#pragma GCC unroll 16
-        for (int r = 0; r < 4; r++) {
-            __m512 p = _mm512_set1_ps(P[r * ldp + j]);
-            a[r][0] = _mm512_fmadd_ps(p, v0, a[r][0]);
-            a[r][1] = _mm512_fmadd_ps(p, v1, a[r][1]);
-            a[r][2] = _mm512_fmadd_ps(p, v2, a[r][2]);
-            a[r][3] = _mm512_fmadd_ps(p, v3, a[r][3]);
-        }
-    }
-#pragma GCC unroll 16
-    for (int r = 0; r < 4; r++)
-#pragma GCC unroll 16
-        for (int c = 0; c < 4; c++) _mm512_storeu_ps(O + r * ldo + 16 * c, a[r][c]);
+// A rows along k (a(i, k) = A[i·lda + k]) or columns (a(i, k) = A[k·lda + i]).
+static void tile64_rows(float *C, int64_t ldc, const float *A, int64_t lda, const float *B, int64_t ldb, int64_t kn,
+                        int64_t mi, const __mmask16 m[4], int accumulate) {
+    tile64(C, ldc, A, lda, 1, B, ldb, kn, mi, m, accumulate);
 }
-
-// G[i][0..64) += Σ_{r<nr} P[r][i] · y_r[0..64) for 4 keys i (G rows at
-// stride ldg, P rows at stride ldp, columns masked by m).
-static inline void ptv_4x64(float *G, int64_t ldg, const float *P, int64_t ldp, const float *const *yr, int64_t nr,
-                            const __mmask16 m[4]) {
-    __m512 a[4][4];
-#pragma GCC unroll 16
-    for (int i = 0; i < 4; i++)
-#pragma GCC unroll 16
-        for (int c = 0; c < 4; c++) a[i][c] = _mm512_maskz_loadu_ps(m[c], G + i * ldg + 16 * c);
-    for (int64_t r = 0; r < nr; r++) {
-        const float *y = yr[r];
-        const float *p = P + r * ldp;
-        __m512 v0 = _mm512_maskz_loadu_ps(m[0], y), v1 = _mm512_maskz_loadu_ps(m[1], y + 16),
-               v2 = _mm512_maskz_loadu_ps(m[2], y + 32), v3 = _mm512_maskz_loadu_ps(m[3], y + 48);
-#pragma GCC unroll 16
-        for (int i = 0; i < 4; i++) {
-            __m512 pv = _mm512_set1_ps(p[i]);
-            a[i][0] = _mm512_fmadd_ps(pv, v0, a[i][0]);
-            a[i][1] = _mm512_fmadd_ps(pv, v1, a[i][1]);
-            a[i][2] = _mm512_fmadd_ps(pv, v2, a[i][2]);
-            a[i][3] = _mm512_fmadd_ps(pv, v3, a[i][3]);
-        }
-    }
-#pragma GCC unroll 16
-    for (int i = 0; i < 4; i++)
-#pragma GCC unroll 16
-        for (int c = 0; c < 4; c++) _mm512_mask_storeu_ps(G + i * ldg + 16 * c, m[c], a[i][c]);
+static void tile64_cols(float *C, int64_t ldc, const float *A, int64_t lda, const float *B, int64_t ldb, int64_t kn,
+                        int64_t mi, const __mmask16 m[4], int accumulate) {
+    tile64(C, ldc, A, 1, lda, B, ldb, kn, mi, m, accumulate);
 }
 
 // One row's softmax and its gradient: on entry s = q·k (unscaled) and
@@ -519,16 +479,16 @@ void attention_backward_avx512(float *dq, float *dk, float *dv, const float *dou
     int64_t grp = H / KV, ld = KV * hd, ldq = H * hd;
     int64_t ldt = (T + AKB - 1) / AKB * AKB + 16; // +16: rows read together avoid the same L1 sets
     int64_t lds = ldt;                            // score rows, same padding
-    int64_t R = grp * ATQ, Rp = (R + 3) / 4 * 4;
+    int64_t R = grp * ATQ;                        // rows per tile
     int64_t nq = (T + ATQ - 1) / ATQ;
     int64_t hdp = (hd + 63) / 64 * 64;
-    int64_t Tg = T + 4; // partial rows per kv head: ptv_4x64 may touch 3 rows past the last key
     int nth = omp_get_max_threads();
+    size_t pn = (size_t)(KV * T * hd); // one thread's dK (or dV) partial: (KV, T, hd)
     float *Kt = xmalloc_aligned(64, (size_t)(KV * hd * ldt) * sizeof *Kt);
     float *Vt = xmalloc_aligned(64, (size_t)(KV * hd * ldt) * sizeof *Vt);
     float *Kc = xmalloc_aligned(64, (size_t)(KV * T * hd) * sizeof *Kc);
-    float *part = xcalloc((size_t)nth * 2 * (size_t)(KV * Tg * hd), sizeof *part); // per thread: dK, dV (KV, Tg, hd)
-#pragma omp parallel num_threads(nth)
+    float *part = xcalloc((size_t)nth * 2 * pn, sizeof *part);
+#pragma omp parallel num_threads(nth) if (T * T * H * hd >= (1 << 18))
     {
         // Kt[g][d][j] = k[j][g·hd + d], Vt likewise; padding keys are zero.
 #pragma omp for schedule(static)
@@ -542,58 +502,51 @@ void attention_backward_avx512(float *dq, float *dk, float *dv, const float *dou
         for (int64_t gj = 0; gj < KV * T; gj++)
             memcpy(Kc + gj * hd, k + (gj % T) * ld + (gj / T) * hd, (size_t)hd * sizeof *Kc);
         int tid = omp_get_thread_num();
-        float *pdk = part + (size_t)tid * 2 * (size_t)(KV * Tg * hd), *pdv = pdk + KV * Tg * hd;
-        float *Sb = xmalloc_aligned(64, (size_t)(Rp * lds) * sizeof *Sb);
-        float *dPb = xmalloc_aligned(64, (size_t)(Rp * lds) * sizeof *dPb);
-        float *dQb = xmalloc_aligned(64, (size_t)(Rp * hdp) * sizeof *dQb);
-        const float **qr = xmalloc((size_t)Rp * sizeof *qr), **dor = xmalloc((size_t)Rp * sizeof *dor);
-        const float **yq = xmalloc((size_t)Rp * sizeof *yq), **yo = xmalloc((size_t)Rp * sizeof *yo);
-        int64_t *rpos = xmalloc((size_t)Rp * sizeof *rpos);
-        float *zero = xcalloc((size_t)hdp, sizeof *zero);
+        float *pdk = part + (size_t)tid * 2 * pn, *pdv = pdk + pn;
+        float *Sb = xmalloc_aligned(64, (size_t)(R * lds) * sizeof *Sb);   // S, then P
+        float *dPb = xmalloc_aligned(64, (size_t)(R * lds) * sizeof *dPb); // dP, then dS
+        float *dQb = xmalloc_aligned(64, (size_t)(R * hdp) * sizeof *dQb);
+        float *Qb = xmalloc_aligned(64, (size_t)(R * hd) * sizeof *Qb), *dOb = xmalloc_aligned(64, (size_t)(R * hd) * sizeof *dOb);
+        const __mmask16 full[4] = {0xffff, 0xffff, 0xffff, 0xffff};
 #pragma omp for schedule(static, 1)
         for (int64_t u = 0; u < KV * nq; u++) {
+            // row r: token t0 + r / grp, query head g·grp + r % grp
             int64_t g = u % KV, t0 = (u / KV) * ATQ, nt = min64(ATQ, T - t0), nr = nt * grp;
-            for (int64_t r = 0; r < Rp; r++) {
-                if (r < nr) {
-                    int64_t off = (t0 + r / grp) * ldq + (g * grp + r % grp) * hd;
-                    qr[r] = q + off, dor[r] = dout + off, rpos[r] = t0 + r / grp;
-                } else
-                    qr[r] = zero, dor[r] = zero, rpos[r] = -1;
+            for (int64_t r = 0; r < nr; r++) {
+                int64_t off = (t0 + r / grp) * ldq + (g * grp + r % grp) * hd;
+                memcpy(Qb + r * hd, q + off, (size_t)hd * sizeof *Qb);
+                memcpy(dOb + r * hd, dout + off, (size_t)hd * sizeof *dOb);
             }
             int64_t nk = t0 + nt, nkp = (nk + AKB - 1) / AKB * AKB; // keys visible to the tile, padded
             const float *Ktg = Kt + g * hd * ldt, *Vtg = Vt + g * hd * ldt, *Kcg = Kc + g * T * hd;
             // S = Q·Kᵀ, dP = dO·Vᵀ
             for (int64_t j0 = 0; j0 < nk; j0 += AKB)
-                for (int64_t r = 0; r < Rp; r += 4) {
-                    scores_4x64(Sb + r * lds + j0, lds, qr + r, Ktg + j0, ldt, hd);
-                    scores_4x64(dPb + r * lds + j0, lds, dor + r, Vtg + j0, ldt, hd);
+                for (int64_t i0 = 0; i0 < nr; i0 += AM) {
+                    int64_t mi = min64(AM, nr - i0);
+                    tile64_rows(Sb + i0 * lds + j0, lds, Qb + i0 * hd, hd, Ktg + j0, ldt, hd, mi, full, 0);
+                    tile64_rows(dPb + i0 * lds + j0, lds, dOb + i0 * hd, hd, Vtg + j0, ldt, hd, mi, full, 0);
                 }
-            // P and dS
-            for (int64_t r = 0; r < Rp; r++) {
-                if (r < nr) softmax_grad_row(Sb + r * lds, dPb + r * lds, rpos[r] + 1, nkp, scale);
-                else {
-                    memset(Sb + r * lds, 0, (size_t)nkp * sizeof *Sb);
-                    memset(dPb + r * lds, 0, (size_t)nkp * sizeof *dPb);
-                }
-            }
+            // P and dS (zero past each row's last visible key)
+            for (int64_t r = 0; r < nr; r++)
+                softmax_grad_row(Sb + r * lds, dPb + r * lds, t0 + r / grp + 1, nkp, scale);
             for (int64_t d = 0; d < hd; d += 64) {
                 __mmask16 m[4] = {tail_mask(hd - d), tail_mask(hd - d - 16), tail_mask(hd - d - 32),
                                   tail_mask(hd - d - 48)};
                 // dQ = dS·K
-                for (int64_t r = 0; r < Rp; r += 4)
-                    pv_4x64(dQb + r * hdp + d, hdp, dPb + r * lds, lds, Kcg + d, hd, nk, m);
-                // dV += Pᵀ·dO, dK += dSᵀ·Q (keys in fours; keys past nk get + 0)
-                float *gv = pdv + g * Tg * hd + d, *gk = pdk + g * Tg * hd + d;
-                for (int64_t r = 0; r < nr; r++) yq[r] = qr[r] + d, yo[r] = dor[r] + d;
-                for (int64_t j = 0; j < nk; j += 4) {
-                    ptv_4x64(gv + j * hd, hd, Sb + j, lds, yo, nr, m);
-                    ptv_4x64(gk + j * hd, hd, dPb + j, lds, yq, nr, m);
+                for (int64_t i0 = 0; i0 < nr; i0 += AM)
+                    tile64_rows(dQb + i0 * hdp + d, hdp, dPb + i0 * lds, lds, Kcg + d, hd, nk, min64(AM, nr - i0), m, 0);
+                // dV += Pᵀ·dO, dK += dSᵀ·Q
+                float *gv = pdv + g * T * hd + d, *gk = pdk + g * T * hd + d;
+                for (int64_t j0 = 0; j0 < nk; j0 += AM) {
+                    int64_t mj = min64(AM, nk - j0);
+                    tile64_cols(gv + j0 * hd, hd, Sb + j0, lds, dOb + d, hd, nr, mj, m, 1);
+                    tile64_cols(gk + j0 * hd, hd, dPb + j0, lds, Qb + d, hd, nr, mj, m, 1);
                 }
             }
             for (int64_t r = 0; r < nr; r++)
                 memcpy(dq + (t0 + r / grp) * ldq + (g * grp + r % grp) * hd, dQb + r * hdp, (size_t)hd * sizeof *dq);
         }
-        free(Sb), free(dPb), free(dQb), free(qr), free(dor), free(yq), free(yo), free(rpos), free(zero);
+        free(Sb), free(dPb), free(dQb), free(Qb), free(dOb);
         // dK, dV = Σ over threads of the partials, in thread order
 #pragma omp for schedule(static)
         for (int64_t tg = 0; tg < T * KV; tg++) {
@@ -601,8 +554,7 @@ void attention_backward_avx512(float *dq, float *dk, float *dv, const float *dou
             float *ok = dk + t * ld + g * hd, *ov = dv + t * ld + g * hd;
             for (int64_t i = 0; i < hd; i++) ok[i] = 0.0f, ov[i] = 0.0f;
             for (int th = 0; th < nth; th++) {
-                const float *sk = part + (size_t)th * 2 * (size_t)(KV * Tg * hd) + (g * Tg + t) * hd;
-                const float *sv = sk + KV * Tg * hd;
+                const float *sk = part + (size_t)th * 2 * pn + (g * T + t) * hd, *sv = sk + pn;
                 for (int64_t i = 0; i < hd; i++) ok[i] += sk[i], ov[i] += sv[i];
             }
         }
