@@ -38,7 +38,7 @@ static void acts_alloc(block_acts *a, const train_ctx *c, int full) {
     if (g->qk_norm) a->q_pre = buf(T * qd), a->k_pre = buf(T * kvd);
     a->h = buf(T * d), a->xn2 = buf(T * d), a->gate = buf(T * ff), a->up = buf(T * ff), a->act = buf(T * ff);
     int64_t outs[PROJ_COUNT] = {qd, kvd, kvd, d, ff, ff, d};
-    for (int p = 0; p < PROJ_COUNT; p++) {
+    for (int p = 0; p < PROJ_COUNT && !c->lora->full; p++) {
         if (!(c->lora->targets & (1u << p))) continue;
         a->xa[p] = buf(T * r);
         if (c->lora->dora) a->ypre[p] = buf(T * outs[p]);
@@ -66,6 +66,7 @@ int train_ctx_init(train_ctx *c, const model *m, lora_set *lora, int64_t max_tok
     c->norm_w = xcalloc((size_t)(L * 4), sizeof *c->norm_w);
     c->bias = xcalloc((size_t)(L * PROJ_COUNT), sizeof *c->bias);
     for (int64_t l = 0; l < L; l++) {
+        if (lora->full && l >= lora->first_layer) continue; // trained: the slab's norms and biases are used
         const layer_weights *W = &m->layers[l];
         c->norm_w[l * 4 + 0] = f32_of(W->attn_norm), c->norm_w[l * 4 + 1] = f32_of(W->mlp_norm);
         c->norm_w[l * 4 + 2] = f32_of(W->q_norm), c->norm_w[l * 4 + 3] = f32_of(W->k_norm);
@@ -89,8 +90,9 @@ int train_ctx_init(train_ctx *c, const model *m, lora_set *lora, int64_t max_tok
 void train_ctx_release(train_ctx *c) {
     if (!c || !c->m) return;
     int64_t L = c->m->cfg.n_layers;
-    for (int64_t i = 0; i < L * 4; i++) free(c->norm_w[i]);
-    for (int64_t i = 0; i < L * PROJ_COUNT; i++) free(c->bias[i]);
+    int64_t owned = c->lora->full ? c->lora->first_layer : L; // trained layers borrow from the slab
+    for (int64_t i = 0; i < owned * 4; i++) free(c->norm_w[i]);
+    for (int64_t i = 0; i < owned * PROJ_COUNT; i++) free(c->bias[i]);
     free(c->norm_w), free(c->bias), free(c->final_norm);
     for (int64_t i = 0; i < L - c->lora->first_layer; i++) acts_free(&c->acts[i]);
     free(c->acts);
@@ -101,6 +103,18 @@ void train_ctx_release(train_ctx *c) {
     free(c->pos);
     rope_table_release(&c->rope);
     memset(c, 0, sizeof *c);
+}
+
+// Norm weight k (0 attn, 1 mlp, 2 q_norm, 3 k_norm) of layer l, and its gradient
+// (NULL unless the layer is fully fine-tuned).
+static const float *norm_w(const train_ctx *c, int64_t l, int k) {
+    if (c->lora->full && l >= c->lora->first_layer) return c->lora->norms[l - c->lora->first_layer].w[k];
+    return c->norm_w[l * 4 + k];
+}
+
+static float *norm_g(const train_ctx *c, int64_t l, int k) {
+    if (c->lora->full && l >= c->lora->first_layer) return c->lora->norms[l - c->lora->first_layer].g[k];
+    return NULL;
 }
 
 // ---- dropout ----
@@ -132,10 +146,14 @@ static const float *dropped(train_ctx *c, int64_t l, proj_kind p, const float *x
 // ---- projections ----
 // y (T, out) = x·Wᵀ + b (+ LoRA/DoRA); saves xa / ypre into a when a is given.
 static void tproj(train_ctx *c, int64_t l, proj_kind p, float *y, const float *x, int64_t T, block_acts *a) {
+    lora_module *mod = lora_get(c->lora, l, p);
+    if (mod && c->lora->full) { // the trained fp32 weight and bias
+        matmul_forward(y, x, &mod->Wv, mod->b, T);
+        return;
+    }
     const tensor_view *w = layer_proj(&c->m->layers[l], p);
     const float *bias = c->bias[l * PROJ_COUNT + p];
     matmul_forward(y, x, w, bias, T);
-    lora_module *mod = lora_get(c->lora, l, p);
     if (!mod) return;
     int64_t in = mod->in, out = mod->out, r = c->lora->rank;
     float s = c->lora->scale;
@@ -162,6 +180,14 @@ static void tproj_backward(train_ctx *c, int64_t l, proj_kind p, float *dx, cons
     lora_module *mod = lora_get(c->lora, l, p);
     if (!mod) {
         matmul_backward_input(dx, dy, w, T, 1);
+        return;
+    }
+    if (c->lora->full) { // dx += dy·W, gW += dyᵀ·x, gb += Σ_t dy
+        matmul_backward_input(dx, dy, &mod->Wv, T, 1);
+        gemm_f32(mod->gW, dy, x, mod->out, mod->in, T, 1, 0, 1.0f, 1.0f);
+        if (mod->gb)
+            for (int64_t t = 0; t < T; t++)
+                for (int64_t o = 0; o < mod->out; o++) mod->gb[o] += dy[t * mod->out + o];
         return;
     }
     int64_t in = mod->in, out = mod->out, r = c->lora->rank;
@@ -208,7 +234,7 @@ static void block_forward(train_ctx *c, int64_t l, float *x, const train_batch *
     float *v = keep_all ? a->v : c->s_kv2, *att = keep_all ? a->att : c->s_q2;
     block_acts *sa = keep_all ? a : NULL;
     if (a) memcpy(a->x_in, x, (size_t)(T * d) * sizeof(float));
-    rmsnorm_forward(xn1, x, c->norm_w[l * 4], T, d, eps);
+    rmsnorm_forward(xn1, x, norm_w(c, l, 0), T, d, eps);
     tproj(c, l, PROJ_Q, q, xn1, T, sa);
     tproj(c, l, PROJ_K, k, xn1, T, sa);
     tproj(c, l, PROJ_V, v, xn1, T, sa);
@@ -217,8 +243,8 @@ static void block_forward(train_ctx *c, int64_t l, float *x, const train_batch *
             memcpy(a->q_pre, q, (size_t)(T * qd) * sizeof(float));
             memcpy(a->k_pre, k, (size_t)(T * kvd) * sizeof(float));
         }
-        rmsnorm_forward(q, q, c->norm_w[l * 4 + 2], T * g->n_heads, hd, eps);
-        rmsnorm_forward(k, k, c->norm_w[l * 4 + 3], T * g->n_kv_heads, hd, eps);
+        rmsnorm_forward(q, q, norm_w(c, l, 2), T * g->n_heads, hd, eps);
+        rmsnorm_forward(k, k, norm_w(c, l, 3), T * g->n_kv_heads, hd, eps);
     }
     if (g->use_rope[l]) {
         rope_forward(q, c->pos, T, g->n_heads, &c->rope);
@@ -235,7 +261,7 @@ static void block_forward(train_ctx *c, int64_t l, float *x, const train_batch *
     float *xn2 = keep_all ? a->xn2 : c->s_d, *gate = keep_all ? a->gate : c->s_ff, *up = keep_all ? a->up : c->s_ff2;
     float *act = keep_all ? a->act : c->s_ff3;
     if (keep_all) memcpy(a->h, x, (size_t)(T * d) * sizeof(float));
-    rmsnorm_forward(xn2, x, c->norm_w[l * 4 + 1], T, d, eps);
+    rmsnorm_forward(xn2, x, norm_w(c, l, 1), T, d, eps);
     tproj(c, l, PROJ_GATE, gate, xn2, T, sa);
     tproj(c, l, PROJ_UP, up, xn2, T, sa);
     silu_mul_forward(act, gate, up, T * ff);
@@ -259,7 +285,7 @@ static void block_backward(train_ctx *c, int64_t l, float *dx, const train_batch
     tproj_backward(c, l, PROJ_GATE, dxn, dgate, a->xn2, T, a);
     tproj_backward(c, l, PROJ_UP, dxn, dup, a->xn2, T, a);
     float *dh = c->s_d2;
-    rmsnorm_backward(dh, NULL, dxn, a->h, c->norm_w[l * 4 + 1], T, d, eps);
+    rmsnorm_backward(dh, norm_g(c, l, 1), dxn, a->h, norm_w(c, l, 1), T, d, eps);
     for (int64_t i = 0; i < T * d; i++) dx[i] += dh[i]; // dx is now ∂L/∂h
     // attention: h = x_in + o(attn(q, k, v))
     float *datt = c->s_q2;
@@ -277,14 +303,14 @@ static void block_backward(train_ctx *c, int64_t l, float *dx, const train_batch
         rope_backward(dk, c->pos, T, g->n_kv_heads, &c->rope);
     }
     if (g->qk_norm) {
-        rmsnorm_backward(dq, NULL, dq, a->q_pre, c->norm_w[l * 4 + 2], T * g->n_heads, hd, eps);
-        rmsnorm_backward(dk, NULL, dk, a->k_pre, c->norm_w[l * 4 + 3], T * g->n_kv_heads, hd, eps);
+        rmsnorm_backward(dq, norm_g(c, l, 2), dq, a->q_pre, norm_w(c, l, 2), T * g->n_heads, hd, eps);
+        rmsnorm_backward(dk, norm_g(c, l, 3), dk, a->k_pre, norm_w(c, l, 3), T * g->n_kv_heads, hd, eps);
     }
     memset(dxn, 0, (size_t)(T * d) * sizeof(float));
     tproj_backward(c, l, PROJ_Q, dxn, dq, a->xn1, T, a);
     tproj_backward(c, l, PROJ_K, dxn, dk, a->xn1, T, a);
     tproj_backward(c, l, PROJ_V, dxn, dv, a->xn1, T, a);
-    rmsnorm_backward(dh, NULL, dxn, a->x_in, c->norm_w[l * 4], T, d, eps);
+    rmsnorm_backward(dh, norm_g(c, l, 0), dxn, a->x_in, norm_w(c, l, 0), T, d, eps);
     for (int64_t i = 0; i < T * d; i++) dx[i] += dh[i];
 }
 

@@ -119,8 +119,61 @@ int lora_init(lora_set *s, const model *m, int64_t num_layers, uint32_t targets,
     return 0;
 }
 
+int lora_init_full(lora_set *s, const model *m, int64_t num_layers) {
+    memset(s, 0, sizeof *s);
+    const model_config *c = &m->cfg;
+    int64_t L = c->n_layers;
+    if (num_layers < 0 || num_layers > L) num_layers = L;
+    if (num_layers == 0) return err_set("num_layers must be -1 or at least 1");
+    s->full = 1, s->rank = 0, s->scale = 0;
+    s->n_layers = L, s->first_layer = L - num_layers, s->targets = (1u << PROJ_COUNT) - 1;
+    s->mods = xcalloc((size_t)(num_layers * PROJ_COUNT), sizeof *s->mods);
+    s->norms = xcalloc((size_t)num_layers, sizeof *s->norms);
+    int64_t total = 0;
+    for (int64_t l = s->first_layer; l < L; l++) {
+        const layer_weights *W = &m->layers[l];
+        const tensor_view *b[PROJ_COUNT] = {W->q_bias, W->k_bias, W->v_bias, W->o_bias, W->gate_bias, W->up_bias, W->down_bias};
+        for (int t = 0; t < PROJ_COUNT; t++) {
+            lora_module *mod = lora_get(s, l, (proj_kind)t);
+            const tensor_view *w = layer_proj(W, (proj_kind)t);
+            mod->out = w->shape[0], mod->in = w->shape[1];
+            total += mod->out * mod->in + (b[t] ? mod->out : 0);
+        }
+        const tensor_view *nw[4] = {W->attn_norm, W->mlp_norm, W->q_norm, W->k_norm};
+        for (int k = 0; k < 4; k++) total += nw[k] ? tensor_numel(nw[k]) : 0;
+    }
+    s->n_params = total;
+    s->params = xcalloc((size_t)total, sizeof(float));
+    s->grads = xcalloc((size_t)total, sizeof(float));
+    int64_t off = 0;
+    for (int64_t l = s->first_layer; l < L; l++) {
+        const layer_weights *W = &m->layers[l];
+        const tensor_view *b[PROJ_COUNT] = {W->q_bias, W->k_bias, W->v_bias, W->o_bias, W->gate_bias, W->up_bias, W->down_bias};
+        for (int t = 0; t < PROJ_COUNT; t++) {
+            lora_module *mod = lora_get(s, l, (proj_kind)t);
+            const tensor_view *w = layer_proj(W, (proj_kind)t);
+            mod->W = s->params + off, mod->gW = s->grads + off, off += mod->out * mod->in;
+            for (int64_t r = 0; r < mod->out; r++) tensor_row_f32(mod->W + r * mod->in, w, r);
+            mod->Wv = (tensor_view){w->name, DTYPE_F32, 2, {mod->out, mod->in}, mod->W, (size_t)(mod->out * mod->in) * 4};
+            if (b[t]) {
+                mod->b = s->params + off, mod->gb = s->grads + off, off += mod->out;
+                tensor_to_f32(mod->b, b[t]);
+            }
+        }
+        const tensor_view *nw[4] = {W->attn_norm, W->mlp_norm, W->q_norm, W->k_norm};
+        lora_norms *N = &s->norms[l - s->first_layer];
+        for (int k = 0; k < 4; k++) {
+            if (!nw[k]) continue;
+            N->w[k] = s->params + off, N->g[k] = s->grads + off, off += tensor_numel(nw[k]);
+            tensor_to_f32(N->w[k], nw[k]);
+        }
+    }
+    return 0;
+}
+
 void lora_release(lora_set *s) {
     if (!s) return;
+    free(s->norms);
     if (s->mods && s->dora)
         for (int64_t i = 0; i < (s->n_layers - s->first_layer) * PROJ_COUNT; i++) free(s->mods[i].wnorm);
     free(s->mods);
@@ -130,80 +183,127 @@ void lora_release(lora_set *s) {
 }
 
 // ---- files ----
-int lora_save(const lora_set *s, const char *path) {
-    int64_t cap = (s->n_layers - s->first_layer) * PROJ_COUNT * 3, n = 0;
-    st_tensor_spec *specs = xcalloc((size_t)cap, sizeof *specs);
-    const void **data = xcalloc((size_t)cap, sizeof *data);
-    char **names = xcalloc((size_t)cap, sizeof *names);
-    for (int64_t l = s->first_layer; l < s->n_layers; l++)
+// Every tensor of the set as it is named on disk: (name, data, shape).
+typedef struct {
+    char name[160];
+    float *data;
+    int ndim;
+    int64_t shape[2];
+} lora_entry;
+
+static const char *const norm_names[4] = {"input_layernorm", "post_attention_layernorm", "self_attn.q_norm",
+                                          "self_attn.k_norm"};
+
+static int64_t lora_entries(const lora_set *s, lora_entry **out) {
+    int64_t cap = (s->n_layers - s->first_layer) * (PROJ_COUNT * 3 + 4), n = 0;
+    lora_entry *e = xcalloc((size_t)cap, sizeof *e);
+    for (int64_t l = s->first_layer; l < s->n_layers; l++) {
         for (int t = 0; t < PROJ_COUNT; t++) {
             lora_module *mod = lora_get(s, l, (proj_kind)t);
             if (!mod) continue;
-            const char *suffix[3] = {"lora_a", "lora_b", "m"};
-            const float *ptr[3] = {mod->A, mod->B, mod->m};
-            int64_t shp[3][2] = {{mod->in, s->rank}, {s->rank, mod->out}, {mod->out, 0}};
-            for (int k = 0; k < (s->dora ? 3 : 2); k++) {
-                names[n] = xasprintf("model.layers.%lld.%s.%s", (long long)l, proj_names[t], suffix[k]);
-                specs[n] = (st_tensor_spec){names[n], DTYPE_F32, k == 2 ? 1 : 2, {shp[k][0], shp[k][1]}};
-                data[n++] = ptr[k];
+            const char *base = proj_names[t];
+            if (s->full) {
+                e[n] = (lora_entry){"", mod->W, 2, {mod->out, mod->in}};
+                snprintf(e[n++].name, 160, "model.layers.%lld.%s.weight", (long long)l, base);
+                if (mod->b) {
+                    e[n] = (lora_entry){"", mod->b, 1, {mod->out, 0}};
+                    snprintf(e[n++].name, 160, "model.layers.%lld.%s.bias", (long long)l, base);
+                }
+                continue;
+            }
+            e[n] = (lora_entry){"", mod->A, 2, {mod->in, s->rank}};
+            snprintf(e[n++].name, 160, "model.layers.%lld.%s.lora_a", (long long)l, base);
+            e[n] = (lora_entry){"", mod->B, 2, {s->rank, mod->out}};
+            snprintf(e[n++].name, 160, "model.layers.%lld.%s.lora_b", (long long)l, base);
+            if (s->dora) {
+                e[n] = (lora_entry){"", mod->m, 1, {mod->out, 0}};
+                snprintf(e[n++].name, 160, "model.layers.%lld.%s.m", (long long)l, base);
             }
         }
+        if (s->full)
+            for (int k = 0; k < 4; k++) {
+                const lora_norms *N = &s->norms[l - s->first_layer];
+                if (!N->w[k]) continue;
+                e[n] = (lora_entry){"", N->w[k], 1, {0, 0}};
+                snprintf(e[n++].name, 160, "model.layers.%lld.%s.weight", (long long)l, norm_names[k]);
+            }
+    }
+    *out = e;
+    return n;
+}
+
+// Norm lengths are not stored in lora_norms: take them from the model's tensors.
+static void fill_norm_shapes(const lora_set *s, const model *m, lora_entry *e, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        if (e[i].shape[0] != 0) continue;
+        long long l;
+        char what[64];
+        if (sscanf(e[i].name, "model.layers.%lld.%63[a-z_.]", &l, what) != 2) continue;
+        const layer_weights *W = &m->layers[l];
+        const tensor_view *v = strstr(what, "input_layernorm")            ? W->attn_norm
+                               : strstr(what, "post_attention_layernorm") ? W->mlp_norm
+                               : strstr(what, "q_norm")                   ? W->q_norm
+                                                                          : W->k_norm;
+        e[i].shape[0] = v ? v->shape[0] : 0;
+    }
+    (void)s;
+}
+
+int lora_save(const lora_set *s, const model *m, const char *path) {
+    lora_entry *e;
+    int64_t n = lora_entries(s, &e);
+    fill_norm_shapes(s, m, e, n);
+    st_tensor_spec *specs = xcalloc((size_t)n, sizeof *specs);
+    const void **data = xcalloc((size_t)n, sizeof *data);
+    for (int64_t i = 0; i < n; i++) {
+        specs[i] = (st_tensor_spec){e[i].name, DTYPE_F32, e[i].ndim, {e[i].shape[0], e[i].shape[1]}};
+        data[i] = e[i].data;
+    }
     st_meta meta[] = {{"format", "mlx"}};
     int rc = st_write_file(path, specs, data, n, meta, 1);
-    for (int64_t i = 0; i < n; i++) free(names[i]);
-    free(names);
     free(specs);
     free(data);
+    free(e);
     return rc;
 }
 
-int lora_load_into(lora_set *s, const char *path) {
+int lora_load_into(lora_set *s, const model *m, const char *path) {
     st_file f;
     if (st_open(&f, path)) return -1;
+    lora_entry *e;
+    int64_t n = lora_entries(s, &e);
+    fill_norm_shapes(s, m, e, n);
     int rc = 0;
-    int64_t used = 0;
-    for (int64_t l = s->first_layer; l < s->n_layers && rc == 0; l++)
-        for (int t = 0; t < PROJ_COUNT && rc == 0; t++) {
-            lora_module *mod = lora_get(s, l, (proj_kind)t);
-            if (!mod) continue;
-            const char *suffix[3] = {"lora_a", "lora_b", "m"};
-            float *ptr[3] = {mod->A, mod->B, mod->m};
-            int64_t shp[3][2] = {{mod->in, s->rank}, {s->rank, mod->out}, {mod->out, 0}};
-            for (int k = 0; k < (s->dora ? 3 : 2) && rc == 0; k++) {
-                char name[160];
-                snprintf(name, sizeof name, "model.layers.%lld.%s.%s", (long long)l, proj_names[t], suffix[k]);
-                const tensor_view *v = st_find(&f, name);
-                int nd = k == 2 ? 1 : 2;
-                if (!v) rc = err_set("%s: missing tensor '%s'", path, name);
-                else if (v->ndim != nd || v->shape[0] != shp[k][0] || (nd == 2 && v->shape[1] != shp[k][1])) {
-                    char got[64], want[64];
-                    rc = err_set("%s: tensor '%s' has shape %s, expected %s", path, name,
-                                 shape_str(got, sizeof got, v->ndim, v->shape), shape_str(want, sizeof want, nd, shp[k]));
-                } else if (v->type != DTYPE_F32 && v->type != DTYPE_BF16 && v->type != DTYPE_F16) {
-                    rc = err_set("%s: tensor '%s' has dtype %s, expected F32/BF16/F16", path, name, dtype_name(v->type));
-                } else {
-                    int64_t cnt = tensor_numel(v);
-                    for (int64_t i = 0; i < cnt; i++)
-                        ptr[k][i] = v->type == DTYPE_F32 ? ((const float *)v->data)[i]
-                                    : v->type == DTYPE_BF16 ? bf16_to_f32(((const uint16_t *)v->data)[i])
-                                                            : f16_to_f32(((const uint16_t *)v->data)[i]);
-                    used++;
-                }
-            }
+    for (int64_t i = 0; i < n && rc == 0; i++) {
+        const tensor_view *v = st_find(&f, e[i].name);
+        int nd = e[i].ndim;
+        if (!v) {
+            rc = err_set("%s: missing tensor '%s'", path, e[i].name);
+        } else if (v->ndim != nd || v->shape[0] != e[i].shape[0] || (nd == 2 && v->shape[1] != e[i].shape[1])) {
+            char got[64], want[64];
+            rc = err_set("%s: tensor '%s' has shape %s, expected %s", path, e[i].name,
+                         shape_str(got, sizeof got, v->ndim, v->shape), shape_str(want, sizeof want, nd, e[i].shape));
+        } else if (v->type != DTYPE_F32 && v->type != DTYPE_BF16 && v->type != DTYPE_F16) {
+            rc = err_set("%s: tensor '%s' has dtype %s, expected F32/BF16/F16", path, e[i].name, dtype_name(v->type));
+        } else if (nd == 2) {
+            for (int64_t r = 0; r < v->shape[0]; r++) tensor_row_f32(e[i].data + r * v->shape[1], v, r);
+        } else {
+            tensor_to_f32(e[i].data, v);
         }
-    if (rc == 0 && used != f.n_tensors) {
+    }
+    if (rc == 0 && n != f.n_tensors) {
         for (int64_t i = 0; i < f.n_tensors; i++) {
-            const char *nm = f.tensors[i].name;
-            int64_t layer = -1;
-            if (sscanf(nm, "model.layers.%lld.", (long long *)&layer) == 1 && layer < s->first_layer) {
+            long long layer = -1;
+            if (sscanf(f.tensors[i].name, "model.layers.%lld.", &layer) == 1 && layer < s->first_layer) {
                 rc = err_set("%s: tensor '%s' adapts layer %lld, below the first adapted layer %lld (num_layers mismatch?)",
-                             path, nm, (long long)layer, (long long)s->first_layer);
+                             path, f.tensors[i].name, layer, (long long)s->first_layer);
                 break;
             }
         }
         if (rc == 0) rc = err_set("%s: holds %lld tensors; the adapter configuration expects %lld", path,
-                                  (long long)f.n_tensors, (long long)used);
+                                  (long long)f.n_tensors, (long long)n);
     }
+    free(e);
     st_close(&f);
     return rc;
 }
@@ -222,12 +322,24 @@ int lora_load_dir(lora_set *s, const model *m, const char *dir, const char *file
     json_t *lp = json_object_get(cfg, "lora_parameters");
     const char *ft = json_string_value(json_object_get(cfg, "fine_tune_type"));
     json_t *nl = json_object_get(cfg, "num_layers");
-    if (!json_is_object(lp) || !json_is_integer(nl)) {
+    int is_full = ft && strcmp(ft, "full") == 0;
+    if ((!is_full && !json_is_object(lp)) || !json_is_integer(nl)) {
         err_set("%s: needs 'num_layers' and 'lora_parameters' (mlx-lm adapter_config.json)", cfg_path);
         goto done;
     }
-    if (ft && strcmp(ft, "lora") && strcmp(ft, "dora")) {
-        err_set("%s: fine_tune_type '%s' has no adapters to apply (fused or full weights?)", cfg_path, ft);
+    if (ft && strcmp(ft, "lora") && strcmp(ft, "dora") && strcmp(ft, "full")) {
+        err_set("%s: unknown fine_tune_type '%s' (lora, dora or full)", cfg_path, ft);
+        goto done;
+    }
+    if (ft && strcmp(ft, "full") == 0) {
+        if (lora_init_full(s, m, json_integer_value(nl))) {
+            err_prefix("%s", cfg_path);
+            goto done;
+        }
+        char *wpath = path_join(dir, file ? file : "adapters.safetensors");
+        rc = lora_load_into(s, m, wpath);
+        free(wpath);
+        if (rc) lora_release(s);
         goto done;
     }
     int64_t rank = json_integer_value(json_object_get(lp, "rank"));
@@ -251,7 +363,7 @@ int lora_load_dir(lora_set *s, const model *m, const char *dir, const char *file
         goto done;
     }
     char *wpath = path_join(dir, file ? file : "adapters.safetensors");
-    rc = lora_load_into(s, wpath);
+    rc = lora_load_into(s, m, wpath);
     free(wpath);
     if (rc == 0) lora_refresh(s, m);
     else lora_release(s);
@@ -263,6 +375,10 @@ done:
 
 // ---- inference ----
 void lora_apply(const lora_module *mod, const lora_set *s, float *y, const float *x, int64_t T, const float *bias) {
+    if (s->full) { // the trained weight replaces the base one: recompute y
+        matmul_forward(y, x, &mod->Wv, mod->b, T);
+        return;
+    }
     int64_t r = s->rank;
     float *xa = xmalloc((size_t)(T * r) * sizeof(float));
     gemm_f32(xa, x, mod->A, T, r, mod->in, 0, 0, 1.0f, 0.0f);        // (T, r) = x · A

@@ -18,12 +18,23 @@
 
 typedef struct {
     int64_t in, out;
+    // full fine-tuning (fine_tune_type: full): the weight itself is trained
+    float *W, *gW;       // (out, in) fp32 copy of the base weight and its gradient
+    float *b, *gb;       // (out) bias and its gradient, or NULL
+    tensor_view Wv;      // F32 view over W for the matmul kernels
     float *A, *B, *m;    // (in, r), (r, out), (out) or NULL — into the parameter slab
     float *gA, *gB, *gm; // same shapes, into the gradient slab
     float *wnorm;        // (out) DoRA: ‖W + scale·(A·B)ᵀ‖ per row, refreshed by lora_refresh
 } lora_module;
 
+// Trainable norm weights of one block under full fine-tuning (fp32, into the slabs).
 typedef struct {
+    float *w[4], *g[4]; // attention norm (d), MLP norm (d), q_norm (hd), k_norm (hd); NULL when absent
+} lora_norms;
+
+typedef struct {
+    int full;             // fine_tune_type full: projections, biases and norms of the last blocks
+    lora_norms *norms;    // (n_layers - first_layer), full only
     int64_t rank;
     float scale;          // effective multiplier on (x·A)·B
     float dropout;
@@ -40,6 +51,9 @@ typedef struct {
 // Parameters initialised from seed (A uniform, B zero, m = ‖W‖_row).
 int lora_init(lora_set *s, const model *m, int64_t num_layers, uint32_t targets, int64_t rank, float scale,
               float dropout, int dora, uint64_t seed);
+// Full fine-tuning of the last num_layers layers: fp32 copies of every projection
+// (with bias) and norm weight of those blocks, in the parameter slab.
+int lora_init_full(lora_set *s, const model *m, int64_t num_layers);
 void lora_release(lora_set *s);
 lora_module *lora_get(const lora_set *s, int64_t layer, proj_kind t); // NULL when not adapted
 // Recompute the DoRA row norms from the current parameters (after each update).
@@ -50,17 +64,19 @@ int lora_targets_from_names(const char *const *names, int n, uint32_t *mask);
 
 // ---- files (mlx-lm layout) ----
 // Write params as adapters.safetensors: model.layers.N.<target>.lora_a (in, r),
-// .lora_b (r, out), DoRA .m (out). Atomic.
-int lora_save(const lora_set *s, const char *path);
+// .lora_b (r, out), DoRA .m (out); full fine-tuning: the blocks' own tensor names
+// (model.layers.N.self_attn.q_proj.weight, ...). Atomic.
+int lora_save(const lora_set *s, const model *m, const char *path);
 // Load an adapters.safetensors into s (shapes must match s exactly).
-int lora_load_into(lora_set *s, const char *path);
+int lora_load_into(lora_set *s, const model *m, const char *path);
 // Read adapter_config.json from dir and the weights next to it (adapters.safetensors
 // or the file named) into a new set for model m (for --adapter-path).
 int lora_load_dir(lora_set *s, const model *m, const char *dir, const char *file);
 
 // ---- inference ----
 // y (T, out) += LoRA/DoRA contribution for input x (T, in) of layer/target, where y
-// already holds x·Wᵀ (+ bias): for DoRA y is rescaled by m / wnorm. No dropout.
+// already holds x·Wᵀ (+ bias): for DoRA y is rescaled by m / wnorm; for full
+// fine-tuning y is recomputed with the trained weight. No dropout.
 void lora_apply(const lora_module *mod, const lora_set *s, float *y, const float *x, int64_t T, const float *bias);
 
 #endif

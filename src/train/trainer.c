@@ -235,17 +235,17 @@ static char *state_path_for(const char *adapters) {
     return xasprintf("%.*straining_state.safetensors", (int)dir_len, adapters);
 }
 
-static int save_checkpoint(const train_config *cfg, const lora_set *s, const optimizer *o, int64_t iter,
+static int save_checkpoint(const train_config *cfg, const model *m, const lora_set *s, const optimizer *o, int64_t iter,
                            int64_t trained, double best_val, int64_t best_iter, int64_t bad, int numbered) {
     char *ad = path_join(cfg->adapter_path, "adapters.safetensors");
     char *st = path_join(cfg->adapter_path, "training_state.safetensors");
-    int rc = lora_save(s, ad) || save_state(st, o, s->grads, iter, trained, best_val, best_iter, bad) ? -1 : 0;
+    int rc = lora_save(s, m, ad) || save_state(st, o, s->grads, iter, trained, best_val, best_iter, bad) ? -1 : 0;
     if (rc == 0 && numbered) {
         char name[64], sname[64];
         snprintf(name, sizeof name, "%07lld_adapters.safetensors", (long long)iter);
         snprintf(sname, sizeof sname, "%07lld_state.safetensors", (long long)iter);
         char *p1 = path_join(cfg->adapter_path, name), *p2 = path_join(cfg->adapter_path, sname);
-        rc = lora_save(s, p1) || save_state(p2, o, s->grads, iter, trained, best_val, best_iter, bad) ? -1 : 0;
+        rc = lora_save(s, m, p1) || save_state(p2, o, s->grads, iter, trained, best_val, best_iter, bad) ? -1 : 0;
         free(p1);
         free(p2);
     }
@@ -281,10 +281,6 @@ int train_run(train_config *cfg) {
     packed pk = {0};
     FILE *mf = NULL;
     int have_lora = 0, have_ctx = 0, have_opt = 0;
-    if (cfg->fine_tune_type == FT_FULL) {
-        err_set("fine_tune_type 'full' is not available in this build of lorac; use lora or dora");
-        return -1;
-    }
     if (train_config_check_data(cfg)) return -1;
     if (gen_model_load(&g, cfg->model)) return -1;
     loaded = 1;
@@ -304,19 +300,22 @@ int train_run(train_config *cfg) {
         err_prefix("lora_parameters.keys");
         goto done;
     }
-    if (lora_init(&lora, &g.m, cfg->num_layers, mask, cfg->lora_parameters.rank, (float)cfg->lora_parameters.scale,
-                  (float)cfg->lora_parameters.dropout, cfg->fine_tune_type == FT_DORA, (uint64_t)cfg->seed))
+    if (cfg->fine_tune_type == FT_FULL ? lora_init_full(&lora, &g.m, cfg->num_layers)
+                                       : lora_init(&lora, &g.m, cfg->num_layers, mask, cfg->lora_parameters.rank,
+                                                   (float)cfg->lora_parameters.scale, (float)cfg->lora_parameters.dropout,
+                                                   cfg->fine_tune_type == FT_DORA, (uint64_t)cfg->seed))
         goto done;
     have_lora = 1;
     if (cfg->resume_adapter_file) {
-        if (lora_load_into(&lora, cfg->resume_adapter_file)) goto done;
+        if (lora_load_into(&lora, &g.m, cfg->resume_adapter_file)) goto done;
         lora_refresh(&lora, &g.m);
     }
     char b1[32];
-    fprintf(stderr, "Trainable parameters: %.3f%% (%s/%s) — %s rank %lld, scale %g, dropout %g on the last %lld layers\n",
-            100.0 * (double)lora.n_params / (double)model_param_count(&g.m.cfg), fmt_count(b1, sizeof b1, (double)lora.n_params),
-            fmt_count((char[32]){0}, 32, (double)model_param_count(&g.m.cfg)), cfg->fine_tune_type == FT_DORA ? "DoRA" : "LoRA",
-            (long long)lora.rank, lora.scale, lora.dropout, (long long)(lora.n_layers - lora.first_layer));
+    fprintf(stderr, "Trainable parameters: %.3f%% (%s/%s) — ", 100.0 * (double)lora.n_params / (double)model_param_count(&g.m.cfg),
+            fmt_count(b1, sizeof b1, (double)lora.n_params), fmt_count((char[32]){0}, 32, (double)model_param_count(&g.m.cfg)));
+    if (lora.full) fprintf(stderr, "full fine-tuning of the last %lld layers\n", (long long)(lora.n_layers - lora.first_layer));
+    else fprintf(stderr, "%s rank %lld, scale %g, dropout %g on the last %lld layers\n", cfg->fine_tune_type == FT_DORA ? "DoRA" : "LoRA",
+                 (long long)lora.rank, lora.scale, lora.dropout, (long long)(lora.n_layers - lora.first_layer));
     // buffers sized for the largest batch any set can make
     int64_t max_tokens = cfg->batch_size * cfg->max_seq_length;
     if (train_ctx_init(&ctx, &g.m, &lora, max_tokens, cfg->grad_checkpoint)) goto done;
@@ -402,7 +401,7 @@ int train_run(train_config *cfg) {
             if (vl < best_val) {
                 best_val = vl, best_iter = it == 1 ? 0 : it, bad_evals = 0;
                 char *bp = path_join(cfg->adapter_path, "best_adapters.safetensors");
-                int src = lora_save(&lora, bp);
+                int src = lora_save(&lora, &g.m, bp);
                 free(bp);
                 if (src) goto restore;
             } else if (++bad_evals >= cfg->early_stopping_patience && cfg->early_stopping_patience > 0) {
@@ -455,14 +454,14 @@ int train_run(train_config *cfg) {
             loss_acc = 0, tok_acc = tgt_acc = it_acc = 0, t_report = now_seconds();
         }
         if (it % cfg->save_every == 0 && it != iters) {
-            if (save_checkpoint(cfg, &lora, &opt, it, trained_tokens, best_val, best_iter, bad_evals, it % cfg->save_every == 0))
+            if (save_checkpoint(cfg, &g.m, &lora, &opt, it, trained_tokens, best_val, best_iter, bad_evals, it % cfg->save_every == 0))
                 goto restore;
             if (it % cfg->save_every == 0)
                 fprintf(stderr, "Iter %lld: Saved adapter weights to %s/adapters.safetensors and %s/%07lld_adapters.safetensors.\n",
                         (long long)it, cfg->adapter_path, cfg->adapter_path, (long long)it);
         }
         if (interrupted) {
-            if (save_checkpoint(cfg, &lora, &opt, it, trained_tokens, best_val, best_iter, bad_evals, 0)) goto restore;
+            if (save_checkpoint(cfg, &g.m, &lora, &opt, it, trained_tokens, best_val, best_iter, bad_evals, 0)) goto restore;
             fprintf(stderr, "\nInterrupted at iteration %lld; saved %s/adapters.safetensors and training_state.safetensors.\n"
                             "Resume with: --resume-adapter-file %s/adapters.safetensors\n",
                     (long long)it, cfg->adapter_path, cfg->adapter_path);
@@ -471,7 +470,7 @@ int train_run(train_config *cfg) {
         }
     }
     if (want_train) {
-        if (save_checkpoint(cfg, &lora, &opt, iters, trained_tokens, best_val, best_iter, bad_evals, 0)) goto restore;
+        if (save_checkpoint(cfg, &g.m, &lora, &opt, iters, trained_tokens, best_val, best_iter, bad_evals, 0)) goto restore;
         fprintf(stderr, "Saved final weights to %s/adapters.safetensors.\n", cfg->adapter_path);
         if (isfinite(best_val))
             fprintf(stderr, "Best validation loss %.3f at iteration %lld (best_adapters.safetensors)\n", best_val, (long long)best_iter);

@@ -68,6 +68,11 @@ tuned=$("$LORAC" perplexity --model m --data data/valid.jsonl --adapter-path a1 
 [ "$base" != "$tuned" ] && ok || bad "adapters did not change the validation loss"
 expect 0 "" "$LORAC" generate --model m --adapter-path a1 --prompt "Question 1 about insulin?" --max-tokens 5 --temp 0
 expect 1 "no adapter_config.json" "$LORAC" generate --model m --adapter-path data --prompt "hi" --max-tokens 1
+# full fine-tuning of the last block: trains, and its weights apply in generate/perplexity
+expect 0 "full fine-tuning of the last 1 layers" "$LORAC" lora --config run.yaml --fine-tune-type full --num-layers 1 --adapter-path f1
+grep -q '"fine_tune_type": "full"' f1/adapter_config.json && ok || bad "full adapter_config.json"
+full=$("$LORAC" perplexity --model m --data data/valid.jsonl --adapter-path f1 2>/dev/null | grep 'mean loss')
+[ -n "$full" ] && [ "$full" != "$base" ] && ok || bad "full fine-tuned weights did not change the loss ($full vs $base)"
 # example configs against tiny models of their architectures
 "$LORAC" init-model --preset tiny --arch smollm3 --out s3 --tokenizer "$LORAC_SHARED/fixtures/tokenizers/llama3" 2>/dev/null
 for ex in run7-smollm3 run8-qwen3; do

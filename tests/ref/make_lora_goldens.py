@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""make_lora_goldens.py — LoRA/DoRA loss, gradients and a 10-step AdamW loss
-trajectory from PyTorch autograd on tiny random models, written to tests/golden/lora/.
+"""make_lora_goldens.py — LoRA/DoRA (and full fine-tune) loss, gradients and an AdamW
+loss trajectory from PyTorch autograd on tiny random models, written to tests/golden/lora/.
 
     python3 tests/ref/make_lora_goldens.py [./lorac] [--check-peft]
 
@@ -49,6 +49,21 @@ DoRA n is recomputed from the updated A, B every step (it is a function of them)
 
 --check-peft (pip-installs peft) recomputes loss and gradients with PEFT's LoRA/DoRA
 (its (r,in)/(out,r) layout, lora_alpha = scale·r) and asserts they agree.
+
+Full fine-tune cases (FULL_CASES; mlx-lm fine_tune_type "full"): no adapters; every
+parameter of the last num_layers blocks is trained directly (all else, embeddings,
+final norm and lm_head included, frozen): input_layernorm.weight,
+post_attention_layernorm.weight, self_attn.{q,k,v,o}_proj.weight,
+mlp.{gate,up,down}_proj.weight, plus self_attn.{q,k,v}_proj.bias (qwen2) and
+self_attn.{q,k}_norm.weight (qwen3), HF names and shapes (Linear weights (out, in)),
+listed in the manifest's "trainable" (model order). The model, data, masking and loss
+are as for the LoRA cases; the model starts from its own initial weights.
+<case>.grads.safetensors holds ∂L/∂p (float64 autograd, stored float32) for every
+trainable tensor; <case>.json has "fine_tune_type": "full" (LoRA manifests have no such
+key), "num_layers", "layers", "trainable", and no rank/scale/dora. The full trajectory
+case runs FULL_STEPS = 5 AdamW steps with lr FULL_LR = 1e-3 (the formula above, weight
+decay on every trainable tensor, norms and biases included, as mlx-lm's AdamW does);
+no final.safetensors is written for it.
 """
 import json, os, subprocess, sys, tempfile
 
@@ -91,6 +106,19 @@ SEQ_LENS = (23, 17, 30)
 PROMPT_FRAC = 0.4
 B_STD, M_PERTURB = 0.05, 0.01
 STEPS, LR, BETAS, EPS, WD = 10, 1e-2, (0.9, 0.999), 1e-8, 0.01
+
+FULL_CASES = [
+    # name, arch, tie, seed, num_layers, trajectory
+    ("llama_full", "llama", False, 111, 2, True),
+    ("qwen2_full", "qwen2", False, 211, 2, False),  # q/k/v bias
+    ("qwen3_full", "qwen3", True, 311, 2, False),  # tied embeddings, q_norm/k_norm
+]
+FULL_STEPS, FULL_LR = 5, 1e-3
+FULL_TENSORS = ["input_layernorm.weight", "post_attention_layernorm.weight",
+                "self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight",
+                "self_attn.o_proj.weight", "mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight"]
+FULL_EXTRA = {"qwen2": ["self_attn.q_proj.bias", "self_attn.k_proj.bias", "self_attn.v_proj.bias"],
+              "qwen3": ["self_attn.q_norm.weight", "self_attn.k_norm.weight"]}
 
 
 class LoRALinear(nn.Module):
@@ -181,30 +209,30 @@ def loss_and_grads(model, live, seqs):
     return loss.item(), {k: p.grad.detach().clone() for k, p in live.items()}
 
 
-def adamw_trajectory(model, live, seqs):
+def adamw_trajectory(model, live, seqs, steps=STEPS, lr=LR):
     """Hand-written AdamW (the documented formula); returns losses before each update."""
     mom = {k: torch.zeros_like(p) for k, p in live.items()}
     vel = {k: torch.zeros_like(p) for k, p in live.items()}
     losses = []
-    for t in range(1, STEPS + 1):
+    for t in range(1, steps + 1):
         loss, grads = loss_and_grads(model, live, seqs)
         losses.append(loss)
         with torch.no_grad():
             for k, p in live.items():
                 g = grads[k]
-                p.mul_(1.0 - LR * WD)
+                p.mul_(1.0 - lr * WD)
                 mom[k] = BETAS[0] * mom[k] + (1.0 - BETAS[0]) * g
                 vel[k] = BETAS[1] * vel[k] + (1.0 - BETAS[1]) * g * g
                 mhat = mom[k] / (1.0 - BETAS[0] ** t)
                 vhat = vel[k] / (1.0 - BETAS[1] ** t)
-                p.sub_(LR * mhat / (vhat.sqrt() + EPS))
+                p.sub_(lr * mhat / (vhat.sqrt() + EPS))
     return losses
 
 
-def torch_adamw_trajectory(model, live, seqs):
-    opt = torch.optim.AdamW(list(live.values()), lr=LR, betas=BETAS, eps=EPS, weight_decay=WD)
+def torch_adamw_trajectory(model, live, seqs, steps=STEPS, lr=LR):
+    opt = torch.optim.AdamW(list(live.values()), lr=lr, betas=BETAS, eps=EPS, weight_decay=WD)
     losses = []
-    for _ in range(STEPS):
+    for _ in range(steps):
         opt.zero_grad()
         loss = batch_loss(model, seqs)
         loss.backward()
@@ -242,6 +270,88 @@ def peft_check(mdir, layers, params, dora, seqs):
     return loss, grads
 
 
+def unfreeze_layers(model, layers, arch):
+    """Full fine-tune: make every parameter of the given blocks trainable; {HF name: parameter}."""
+    live = {}
+    for name, p in model.named_parameters():
+        parts = name.split(".")
+        if name.startswith("model.layers.") and int(parts[2]) in layers:
+            p.requires_grad_(True)
+            live[name] = p
+    want = {f"model.layers.{li}.{t}" for li in layers for t in FULL_TENSORS + FULL_EXTRA.get(arch, [])}
+    assert set(live) == want, (arch, sorted(set(live) ^ want))
+    return live
+
+
+def make_case(tmp, lorac, name, arch, tie, seed):
+    """`lorac init-model` the tiny model and draw the 3-sequence batch; (model dir, config, seqs, n_targets)."""
+    mdir = os.path.join(tmp, name)
+    subprocess.check_call([lorac, "init-model", "--preset", "tiny", "--arch", arch, "--dtype", "f32",
+                           "--seed", str(seed), "--tie-embeddings", "true" if tie else "false",
+                           "--init-std", str(INIT_STD), "--out", mdir], stderr=subprocess.DEVNULL)
+    cfg = json.load(open(os.path.join(mdir, "config.json")))
+    rng = np.random.default_rng(seed)
+    seqs = []
+    for L in SEQ_LENS:
+        ids = rng.integers(3, cfg["vocab_size"], size=L).tolist()
+        seqs.append({"ids": ids, "target_start": int(round(PROMPT_FRAC * L))})
+    n_targets = sum(len(s["ids"]) - s["target_start"] for s in seqs)
+    return mdir, cfg, seqs, n_targets
+
+
+def full_case(tmp, lorac, out_dir, name, arch, tie, seed, num_layers, traj):
+    mdir, cfg, seqs, n_targets = make_case(tmp, lorac, name, arch, tie, seed)
+    layers = adapted_layers(cfg["num_hidden_layers"], num_layers)
+
+    m64 = load(mdir, torch.float64)
+    live64 = unfreeze_layers(m64, layers, arch)
+    loss64, g64 = loss_and_grads(m64, live64, seqs)
+
+    m32 = load(mdir, torch.float32)
+    live32 = unfreeze_layers(m32, layers, arch)
+    loss32, g32 = loss_and_grads(m32, live32, seqs)
+    f32_err = rel_err(g32, g64)
+
+    # only the trained blocks carry gradients
+    for n, p in m64.named_parameters():
+        assert (p.grad is not None) == (n in live64), (name, n)
+    for k, g in g64.items():
+        assert torch.isfinite(g).all() and float(g.abs().max()) > 0, (name, k)
+    save({k: g.numpy().astype(np.float32) for k, g in g64.items()}, os.path.join(out_dir, name + ".grads.safetensors"))
+
+    manifest = {
+        "arch": arch, "tie": tie, "seed": seed, "init_std": INIT_STD, "dtype": "f32",
+        "fine_tune_type": "full", "num_layers": num_layers, "layers": layers,
+        "trainable": list(live64), "n_trainable_params": sum(p.numel() for p in live64.values()),
+        "sequences": seqs, "n_targets": n_targets,
+        "loss": loss64, "loss_f32": loss32,
+        "grad_f32_vs_f64_max_rel": f32_err,
+        "grad_max_abs": max(float(g.abs().max()) for g in g64.values()),
+        "grad_min_tensor_max_abs": min(float(g.abs().max()) for g in g64.values()),
+    }
+    msg = f"{name:16s} loss {loss64:.10f} f32 {loss32:.10f} |Δ| {abs(loss64 - loss32):.1e} grad f32 rel {f32_err:.1e}"
+
+    if traj:
+        traj64 = adamw_trajectory(m64, live64, seqs, FULL_STEPS, FULL_LR)
+        traj32 = adamw_trajectory(m32, live32, seqs, FULL_STEPS, FULL_LR)
+        m_chk = load(mdir, torch.float64)
+        chk = torch_adamw_trajectory(m_chk, unfreeze_layers(m_chk, layers, arch), seqs, FULL_STEPS, FULL_LR)
+        assert max(abs(a - b) for a, b in zip(chk, traj64)) < 1e-12, (name, chk, traj64)
+        manifest["optimizer"] = {"name": "adamw", "steps": FULL_STEPS, "learning_rate": FULL_LR,
+                                 "lr_schedule": "constant", "betas": list(BETAS), "eps": EPS,
+                                 "weight_decay": WD, "bias_correction": True}
+        manifest["trajectory"] = traj64
+        manifest["trajectory_f32"] = traj32
+        msg += "\n" + " " * 17 + "trajectory " + " ".join(f"{x:.6f}" for x in traj64)
+        msg += "\n" + " " * 17 + f"traj f32 max |Δ| {max(abs(a - b) for a, b in zip(traj32, traj64)):.1e}"
+
+    manifest["reference"] = (f"transformers {__import__('transformers').__version__}, torch {torch.__version__}, "
+                             "eager attention, f32 weights, float64 autograd; mlx-lm full fine-tune "
+                             "(last num_layers blocks trainable)")
+    json.dump(manifest, open(os.path.join(out_dir, name + ".json"), "w"), indent=1)
+    print(msg, flush=True)
+
+
 def save(tensors, path):
     save_file(tensors, path, metadata={"format": "mlx"})
     os.chmod(path, 0o644)
@@ -261,18 +371,8 @@ def main():
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
         for name, arch, tie, seed, num_layers, dora, traj in CASES:
-            mdir = os.path.join(tmp, name)
-            subprocess.check_call([lorac, "init-model", "--preset", "tiny", "--arch", arch, "--dtype", "f32",
-                                   "--seed", str(seed), "--tie-embeddings", "true" if tie else "false",
-                                   "--init-std", str(INIT_STD), "--out", mdir], stderr=subprocess.DEVNULL)
-            cfg = json.load(open(os.path.join(mdir, "config.json")))
+            mdir, cfg, seqs, n_targets = make_case(tmp, lorac, name, arch, tie, seed)
             layers = adapted_layers(cfg["num_hidden_layers"], num_layers)
-            rng = np.random.default_rng(seed)
-            seqs = []
-            for L in SEQ_LENS:
-                ids = rng.integers(3, cfg["vocab_size"], size=L).tolist()
-                seqs.append({"ids": ids, "target_start": int(round(PROMPT_FRAC * L))})
-            n_targets = sum(len(s["ids"]) - s["target_start"] for s in seqs)
 
             m64 = load(mdir, torch.float64)
             params = init_params(m64, layers, dora, seed)
@@ -327,6 +427,8 @@ def main():
                                      "eager attention, f32 weights, float64 autograd; mlx-lm LoRA/DoRA layout")
             json.dump(manifest, open(os.path.join(out_dir, name + ".json"), "w"), indent=1)
             print(msg, flush=True)
+        for case in FULL_CASES:
+            full_case(tmp, lorac, out_dir, *case)
 
 
 if __name__ == "__main__":
