@@ -281,6 +281,11 @@ int train_run(train_config *cfg) {
     packed pk = {0};
     FILE *mf = NULL;
     int have_lora = 0, have_ctx = 0, have_opt = 0;
+    if (!cfg->train && !cfg->test) {
+        err_set("nothing to do: neither 'train' nor 'test' is set (mlx-lm's default for both is false)");
+        err_hint("add `train: true` to the YAML or pass --train");
+        return -1;
+    }
     if (train_config_check_data(cfg)) return -1;
     if (gen_model_load(&g, cfg->model)) return -1;
     loaded = 1;

@@ -89,6 +89,8 @@ printf 'model: m\nlora_parameters:\n  rnak: 8\n' > typo2.yaml
 expect 1 "typo2.yaml:3:" "$LORAC" lora --config typo2.yaml
 printf 'model: m\nbatch_size: four\n' > type.yaml
 expect 1 "type.yaml:2: 'batch_size' must be" "$LORAC" lora --config type.yaml
+grep -v '^train:' run.yaml > notrain.yaml
+expect 1 "nothing to do" "$LORAC" lora --config notrain.yaml
 expect 2 "did you mean '--learning-rate'" "$LORAC" lora --config run.yaml --learning-rte 1
 mkdir -p baddata && cp data/valid.jsonl baddata/ && { head -n 3 data/train.jsonl; echo '{"messages": [{"role": "user", "content": "q"}]}'; } > baddata/train.jsonl
 expect 1 "baddata/train.jsonl:4: the last message must be the assistant's" "$LORAC" lora --config run.yaml --data baddata --adapter-path d1
