@@ -29,9 +29,8 @@ torch.set_num_threads):
   mlx          `mlx_lm.lora` (mlx[cpu]) on the same directory and data, with a
                reporting callback that prints mlx-lm's classic "Iter N: ...
                Tokens/sec ..., Peak mem ..." line (its rich table drops them).
-               mlx on CPU is slow: (b) runs only when the step time projected
-               from its (a) step and torch-bf16's (a)->(b) ratio fits the
-               timeout, or with --mlx-3b.
+               mlx on CPU is slow (bf16 matmuls): (b) runs only when 35x its
+               (a) step time fits the timeout, or with --mlx-3b.
 Tokens/s = SEQ / mean step time (model loading, validation and the first step
 excluded everywhere): positions trained per second. lorac's own Tokens/sec is
 the same figure (SEQ tokens a step); mlx-lm's counts SEQ-1 targets a step. The
@@ -60,6 +59,10 @@ SHARED = os.environ.get("LORAC_SHARED", os.path.join(ROOT, "..", "shared"))
 LLAMA3_TOK = os.path.join(SHARED, "fixtures", "tokenizers", "llama3")
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 GB = 1e9
+# (b)'s training FLOPs over (a)'s, about 35: (a) 512 tokens x 2 x 134.5M (forward) x 2 (input
+# gradients through every block); (b) 1024 tokens x 2 x (3.08B forward + 0.89B backward through the
+# last 8 blocks and the LM head + 0.63B recomputing those blocks).
+MLX_B_OVER_A = 35
 
 # name, model dir, seq, trained layers (-1 = all), grad checkpoint, iters (lorac/mlx: the first is
 # warm-up), torch (warm-up, timed) steps, per-engine timeout (s), rough peak-RSS needs (GB)
@@ -96,6 +99,18 @@ def mem_available():
                 if line.startswith("MemAvailable:"):
                     return int(line.split()[1]) * 1024
     except OSError:
+        pass
+    return None
+
+
+def psi_some_us():
+    """Total microseconds some runnable task waited for a CPU (/proc/pressure/cpu), or None."""
+    try:
+        with open("/proc/pressure/cpu") as f:
+            for line in f:
+                if line.startswith("some"):
+                    return int(line.split("total=")[1])
+    except (OSError, IndexError, ValueError):
         pass
     return None
 
@@ -243,7 +258,7 @@ def run_timed(cmd, threads, timeout, logpath):
     """(returncode or 'timeout', combined output, peak RSS bytes or None, wall seconds)."""
     timev = os.path.exists("/usr/bin/time")
     full = (["/usr/bin/time", "-v"] if timev else []) + cmd
-    t = time.time()
+    t, psi0 = time.time(), psi_some_us()
     with open(logpath, "w") as lf:
         p = subprocess.Popen(full, stdout=lf, stderr=subprocess.STDOUT, env=env2(threads), start_new_session=True)
         rc = None
@@ -267,6 +282,8 @@ def run_timed(cmd, threads, timeout, logpath):
             p.wait()
             rc, rss = "timeout", None
     wall = time.time() - t
+    psi1 = psi_some_us()
+    run_timed.contended = (psi1 - psi0) / 1e6 / wall if psi0 is not None and psi1 is not None and wall > 0 else None
     try:
         with open(logpath, encoding="utf-8", errors="replace") as f:
             out = f.read()
@@ -505,13 +522,15 @@ def main():
                 results.append(dict(w=w, e=eng, note=f"skipped: no {','.join(miss)} in {sys.executable}"))
                 continue
             if eng == "mlx" and w == "b" and "--mlx-3b" not in sys.argv:
-                ma, ta, tb = (by_key.get(k, {}).get("s") for k in (("a", "mlx"), ("a", "torch-bf16"), ("b", "torch-bf16")))
-                if ma and ta and tb:
-                    proj = ma * tb / ta
-                    if proj * wl["mlx_iters"] + 120 > wl["timeout"]:
-                        results.append(dict(w=w, e=eng, note=f"skipped: ~{proj:.0f} s/step projected from (a) and "
-                                                             f"torch-bf16's a->b step ratio (--mlx-3b runs it)"))
-                        continue
+                ma = by_key.get(("a", "mlx"), {}).get("s")
+                if not ma:
+                    results.append(dict(w=w, e=eng, note="skipped: no (a) step time to project from (--mlx-3b runs it)"))
+                    continue
+                proj = ma * MLX_B_OVER_A
+                if proj * wl["mlx_iters"] + 120 > wl["timeout"]:
+                    results.append(dict(w=w, e=eng, note=f"skipped: ~{proj / 60:.0f} min/step projected from its (a) "
+                                                         f"step (--mlx-3b runs it)"))
+                    continue
             avail = mem_available()
             if avail is not None and avail < wl["need"][eng] * GB:
                 results.append(dict(w=w, e=eng, note=f"skipped: {avail / GB:.1f} GB available < ~{wl['need'][eng]} GB"))
@@ -525,6 +544,7 @@ def main():
                 rc, out, rss, wall, res = engine_torch(model, wl, wdir, threads, eng == "torch-bf16")
             cpu = re.search(r"Percent of CPU this job got: (\d+)%", out)
             cpu = int(cpu.group(1)) if cpu else None
+            wait = run_timed.contended
             note = ""
             if rc != 0:
                 tail = "\n".join(l for l in out.strip().splitlines() if not l.startswith("\t"))[-700:]
@@ -533,7 +553,7 @@ def main():
                 log("    | " + tail.replace("\n", "\n    | "))
             st = (res or {}).get("step_times") or []
             if not st:
-                results.append(dict(w=w, e=eng, rss=rss, cpu=cpu, note=note or "no timed steps"))
+                results.append(dict(w=w, e=eng, rss=rss, cpu=cpu, wait=wait, note=note or "no timed steps"))
                 continue
             med = statistics.median(st)
             mean = sum(st) / len(st)
@@ -555,14 +575,17 @@ def main():
             log(f"  {eng}: {wl['seq'] / med:.1f} tok/s median ({wl['seq'] / mean:.1f} mean, {wl['seq'] / min(st):.1f} best) "
                 f"over {len(st)} steps of {', '.join(f'{x:.2f}' for x in st)} s; first step "
                 f"{fmt(res.get('warm_s'), '.1f')} s; peak RSS {fmt(rss and rss / GB, '.2f')} GB; CPU {fmt(cpu, 'd')}%; "
+                f"CPU-wait {fmt(wait and 100 * wait, '.0f')}%; "
                 f"wall {wall:.0f} s; losses {' '.join(f'{x:.3f}' for x in res['losses'])}{extra}")
             by_key[(w, eng)] = dict(s=med)
             results.append(dict(w=w, e=eng, tok=wl["seq"] / med, best=wl["seq"] / min(st), s=med, rss=rss, cpu=cpu,
-                                note=note))
+                                wait=wait, note=note))
     # ---- table ----
     log("")
-    log("tok/s = SEQ / median step time; best = the fastest step; CPU = the process's CPU use over its whole run")
-    log(f"{'workload':<40} {'engine':<11} {'tok/s':>7} {'best':>7} {'s/step':>7} {'peak RSS':>9} {'CPU':>5} "
+    log("tok/s = SEQ / median step time; best = the fastest step; CPU = the process's CPU use over its whole run;")
+    log("wait = share of its run during which some task on the machine waited for a CPU (PSI cpu some): high")
+    log("       means other work competed with it and its figures are low by an unknown factor")
+    log(f"{'workload':<40} {'engine':<11} {'tok/s':>7} {'best':>7} {'s/step':>7} {'peak RSS':>9} {'CPU':>5} {'wait':>5} "
         f"{'lorac/peer':>10} {'(best)':>7}")
     by = {(r["w"], r["e"]): r for r in results}
     for r in results:
@@ -572,7 +595,8 @@ def main():
         rbest = f"{lo['best'] / r['best']:.2f}x" if peer else "-"
         log(f"{WORKLOADS[r['w']]['title']:<40} {r['e']:<11} {fmt(r.get('tok'), '.1f'):>7} {fmt(r.get('best'), '.1f'):>7} "
             f"{fmt(r.get('s'), '.2f'):>7} {(fmt(r['rss'] and r['rss'] / GB, '.2f') + ' GB') if r.get('rss') else '-':>9} "
-            f"{(str(r['cpu']) + '%') if r.get('cpu') is not None else '-':>5} {ratio:>10} {rbest:>7}"
+            f"{(str(r['cpu']) + '%') if r.get('cpu') is not None else '-':>5} "
+            f"{(format(100 * r['wait'], '.0f') + '%') if r.get('wait') is not None else '-':>5} {ratio:>10} {rbest:>7}"
             + (f"  {r['note']}" if r.get("note") else ""))
     log("")
     for w in only:
