@@ -96,8 +96,8 @@ def models(lorac, want_3b):
     mk = [sys.executable, os.path.join(HERE, "make_bench_models.py")]
     for kind in ("f16", "q8_0"):
         p = None
-        if q41 and have("gguf"):
-            dst = os.path.join(BDIR, f"SmolLM2-135M-Instruct.{kind}.gguf")
+        dst = os.path.join(BDIR, f"SmolLM2-135M-Instruct.{kind}.gguf")
+        if os.path.exists(dst) or (q41 and have("gguf")):
             p = make(mk + ["requant", q41, dst, kind], dst, f"SmolLM2-135M {kind}")
         elif q41:
             log(f"  SmolLM2-135M {kind}: skipped (no gguf-py in {sys.executable})")
@@ -129,6 +129,8 @@ def models(lorac, want_3b):
             log(f"  SmolLM3-3B GGUF: skipped (needs 7.3 GB free in {BDIR})")
         elif have("gguf"):
             make(mk + ["hf2gguf", hf, gg], gg, "SmolLM3-3B bf16 GGUF (6.2 GB)")
+        else:
+            log(f"  SmolLM3-3B GGUF: not made (no gguf-py in {sys.executable}); lorac runs the HF directory only")
     out.append(("SmolLM3-3B", "bf16", gg if os.path.exists(gg) else None, hf))
     return out
 
@@ -494,12 +496,16 @@ def main():
                         b[k], b[k + "_foreign"] = r[k], max(r["foreign"], busy)
                 b["rss"] = max(b.get("rss", 0), r["rss"])
                 b["out"] = r.get("text") if eng == "lorac" else r.get("pieces")
+                b.setdefault("outs", set()).add(json.dumps(b["out"]))
         bl, bc = best["lorac"], best["llama"]
         row.update(lp=bl.get("prefill", 0), ld=bl.get("decode", 0), cp=bc.get("prefill", 0), cd=bc.get("decode", 0),
                    lrss=bl.get("rss", 0), crss=bc.get("rss", 0), size=os.path.getsize(target) if gg else 0,
                    noise=max([b.get(k, 0) for b in (bl, bc) for k in ("prefill_foreign", "decode_foreign")] or [0]))
         if bl.get("out") is not None and bc.get("out"):
             row["agree"] = agree(bl["out"], bc["out"])
+        for eng, b in (("lorac", bl), ("llama.cpp", bc)):
+            if len(b.get("outs", ())) > 1:
+                notes.append(f"{label}: {eng}'s greedy text differs between its {n} runs (not deterministic)")
         log(f"{label}: lorac {fmt(row['lp'], 0)} / {fmt(row['ld'], 0)} tok/s, "
             f"llama.cpp {fmt(row['cp'], 0)} / {fmt(row['cd'], 0)} tok/s (prefill / decode), {time.time() - t_model:.0f} s")
         # the bf16 HF directory: speed and peak RSS vs its weight files
@@ -535,7 +541,8 @@ def main():
                          "kept run; its numbers are unreliable")
     log(f"(tok/s, best of runs; pp = prefill {N_PROMPT} tokens, tg = decode {N_GEN} tokens; ratio = lorac / llama.cpp;"
         f"\n greedy = leading tokens of the {N_GEN}-token continuation on which both engines agree;"
-        f" busy = CPU share taken by other processes during the kept runs)")
+        f" busy = CPU share taken by other processes in this VM during the kept runs;"
+        f"\n absolute tok/s drift with the host's load too: compare the ratios, measured interleaved)")
     log("")
     log("peak RSS (one generate process; llama.cpp's includes the Python interpreter):")
     for r in rows:
