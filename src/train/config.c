@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include "../core/core.h"
+#include "../io/yaml.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -18,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <yaml.h>
 
 // ---- keys ----
 enum {
@@ -449,99 +449,6 @@ void train_config_release(train_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
 }
 
-// ---- YAML scalars ----
-typedef enum { SK_NULL, SK_BOOL, SK_INT, SK_FLOAT, SK_STR } skind;
-
-// Strip '_' (YAML 1.1 digit separators) into buf; 0 when it does not fit.
-static int strip_underscores(const char *s, char *buf, size_t n) {
-    size_t j = 0;
-    for (; *s; s++) {
-        if (*s == '_') continue;
-        if (j + 1 >= n) return 0;
-        buf[j++] = *s;
-    }
-    buf[j] = 0;
-    return 1;
-}
-
-static int all_of(const char *s, const char *set) {
-    if (!*s) return 0;
-    for (; *s; s++)
-        if (!strchr(set, *s)) return 0;
-    return 1;
-}
-
-// Float syntax: PyYAML's resolver plus mlx-lm's (which adds 1e-5 without a dot).
-static int is_float_syntax(const char *s) {
-    const char *p = s;
-    if (*p == '+' || *p == '-') p++;
-    if (!strcmp(p, ".inf") || !strcmp(p, ".Inf") || !strcmp(p, ".INF")) return 1;
-    if (!strcmp(s, ".nan") || !strcmp(s, ".NaN") || !strcmp(s, ".NAN")) return 1;
-    int digits = 0, dot = 0;
-    if (isdigit((unsigned char)*p)) {
-        while (isdigit((unsigned char)*p) || *p == '_') p++, digits = 1;
-    }
-    if (*p == '.') {
-        dot = 1;
-        p++;
-        int frac = 0;
-        while (isdigit((unsigned char)*p) || *p == '_') p++, frac = 1;
-        if (!digits && !frac) return 0;
-    } else if (!digits) {
-        return 0;
-    }
-    if (*p == 'e' || *p == 'E') {
-        p++;
-        if (*p == '+' || *p == '-') p++;
-        if (!isdigit((unsigned char)*p)) return 0;
-        while (isdigit((unsigned char)*p)) p++;
-        return *p == 0;
-    }
-    return dot && *p == 0;
-}
-
-static skind classify(const char *s, int plain, int64_t *iv, double *dv, int *bv) {
-    if (!plain) return SK_STR;
-    if (!*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL")) return SK_NULL;
-    static const char *const T[] = {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"};
-    static const char *const Fa[] = {"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"};
-    for (size_t i = 0; i < sizeof T / sizeof *T; i++) {
-        if (!strcmp(s, T[i])) return *bv = 1, SK_BOOL;
-        if (!strcmp(s, Fa[i])) return *bv = 0, SK_BOOL;
-    }
-    char buf[128];
-    if (!strip_underscores(s, buf, sizeof buf)) return SK_STR;
-    const char *p = buf;
-    int neg = 0;
-    if (*p == '+' || *p == '-') neg = *p++ == '-';
-    int base = 0;
-    const char *digits = p;
-    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X') && all_of(p + 2, "0123456789abcdefABCDEF")) base = 16, digits = p + 2;
-    else if (p[0] == '0' && p[1] == 'b' && all_of(p + 2, "01")) base = 2, digits = p + 2;
-    else if (p[0] == '0' && p[1] && all_of(p + 1, "01234567")) base = 8, digits = p + 1;
-    else if (all_of(p, "0123456789") && (p[0] != '0' || !p[1])) base = 10;
-    if (base && s[0] != '_') {
-        errno = 0;
-        unsigned long long u = strtoull(digits, NULL, base);
-        if (errno == 0 && u <= (unsigned long long)INT64_MAX) {
-            *iv = neg ? -(int64_t)u : (int64_t)u;
-            return SK_INT;
-        }
-        *dv = (neg ? -1.0 : 1.0) * strtod(digits, NULL); // too big for int64: keep the magnitude
-        return SK_FLOAT;
-    }
-    if (is_float_syntax(s)) {
-        const char *q = buf;
-        int sneg = 0;
-        if (*q == '+' || *q == '-') sneg = *q++ == '-';
-        if (!strcasecmp(q, ".inf")) *dv = sneg ? -INFINITY : INFINITY;
-        else if (!strcasecmp(q, ".nan")) *dv = NAN;
-        else *dv = strtod(buf, NULL);
-        return SK_FLOAT;
-    }
-    return SK_STR;
-}
-
 static int node_plain(const yaml_node_t *n) { return n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE; }
 static const char *node_text(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
 
@@ -663,8 +570,8 @@ static int parse_size(const char *s, int64_t *out) {
 }
 
 // Number from a scalar: plain, or quoted (accepted: "1e-4" means the number).
-static skind scalar_number(const yaml_node_t *n, int64_t *iv, double *dv, int *bv) {
-    return classify(node_text(n), 1, iv, dv, bv);
+static yaml_scalar scalar_number(const yaml_node_t *n, int64_t *iv, double *dv, int *bv) {
+    return yaml_classify(node_text(n), 1, iv, dv, bv);
 }
 
 static int parse_value(const keydef *k, const yaml_node_t *n, const char *where, val *v) {
@@ -673,7 +580,7 @@ static int parse_value(const keydef *k, const yaml_node_t *n, const char *where,
     double dv = 0;
     int bv = 0;
     if (!n) return v->null = 1, 0;
-    if (n->type == YAML_SCALAR_NODE && classify(node_text(n), node_plain(n), &iv, &dv, &bv) == SK_NULL)
+    if (n->type == YAML_SCALAR_NODE && yaml_classify(node_text(n), node_plain(n), &iv, &dv, &bv) == YS_NULL)
         return v->null = 1, 0;
     switch (k->type) {
     case T_STR:
@@ -684,35 +591,35 @@ static int parse_value(const keydef *k, const yaml_node_t *n, const char *where,
         return 0;
     case T_BOOL: {
         if (n->type != YAML_SCALAR_NODE) return type_error(where, k, n);
-        skind sk = scalar_number(n, &iv, &dv, &bv);
-        if (sk == SK_BOOL) v->b = bv;
-        else if (sk == SK_INT && (iv == 0 || iv == 1)) v->b = (int)iv;
+        yaml_scalar sk = scalar_number(n, &iv, &dv, &bv);
+        if (sk == YS_BOOL) v->b = bv;
+        else if (sk == YS_INT && (iv == 0 || iv == 1)) v->b = (int)iv;
         else return type_error(where, k, n);
         return 0;
     }
     case T_INT: {
         if (n->type != YAML_SCALAR_NODE) return type_error(where, k, n);
-        skind sk = scalar_number(n, &iv, &dv, &bv);
-        if (sk == SK_FLOAT && isfinite(dv) && dv == floor(dv) && fabs(dv) < 9.2e18) iv = (int64_t)dv, sk = SK_INT;
-        if (sk != SK_INT || !in_range_int(k->range, iv)) return type_error(where, k, n);
+        yaml_scalar sk = scalar_number(n, &iv, &dv, &bv);
+        if (sk == YS_FLOAT && isfinite(dv) && dv == floor(dv) && fabs(dv) < 9.2e18) iv = (int64_t)dv, sk = YS_INT;
+        if (sk != YS_INT || !in_range_int(k->range, iv)) return type_error(where, k, n);
         v->i = iv;
         return 0;
     }
     case T_NUM: {
         if (n->type != YAML_SCALAR_NODE) return type_error(where, k, n);
-        skind sk = scalar_number(n, &iv, &dv, &bv);
-        if (sk == SK_INT) dv = (double)iv;
-        else if (sk != SK_FLOAT) return type_error(where, k, n);
+        yaml_scalar sk = scalar_number(n, &iv, &dv, &bv);
+        if (sk == YS_INT) dv = (double)iv;
+        else if (sk != YS_FLOAT) return type_error(where, k, n);
         if (!in_range_num(k->range, dv)) return type_error(where, k, n);
         v->d = dv;
         return 0;
     }
     case T_SIZE: {
         if (n->type != YAML_SCALAR_NODE) return type_error(where, k, n);
-        skind sk = scalar_number(n, &iv, &dv, &bv);
-        if (sk == SK_INT && iv >= 0) v->i = iv;
-        else if (sk == SK_FLOAT && dv >= 0 && dv < 9.2e18) v->i = (int64_t)dv;
-        else if (sk == SK_STR && parse_size(node_text(n), &iv) == 0) v->i = iv;
+        yaml_scalar sk = scalar_number(n, &iv, &dv, &bv);
+        if (sk == YS_INT && iv >= 0) v->i = iv;
+        else if (sk == YS_FLOAT && dv >= 0 && dv < 9.2e18) v->i = (int64_t)dv;
+        else if (sk == YS_STR && parse_size(node_text(n), &iv) == 0) v->i = iv;
         else return type_error(where, k, n);
         return 0;
     }
@@ -786,9 +693,9 @@ static int parse_list(const keydef *k, yaml_document_t *doc, const yaml_node_t *
             int64_t iv;
             double dv;
             int bv;
-            skind sk = scalar_number(e, &iv, &dv, &bv);
-            if (sk == SK_INT) dv = (double)iv;
-            else if (sk != SK_FLOAT) return type_error(where, k, n);
+            yaml_scalar sk = scalar_number(e, &iv, &dv, &bv);
+            if (sk == YS_INT) dv = (double)iv;
+            else if (sk != YS_FLOAT) return type_error(where, k, n);
             if (!in_range_num(k->range, dv)) return type_error(where, k, n);
             v->list[v->n++] = dv;
         }
@@ -931,7 +838,6 @@ static void remember_given(train_config *cfg, int tid) {
 
 // ---- the walk ----
 static int walk_map(lctx *c, const yaml_node_t *map, int parent);
-static json_t *node_to_json(lctx *c, const yaml_node_t *n, const char *path, json_t *lines, int depth);
 
 static int assign_scalar(lctx *c, int kid, const yaml_node_t *n, const char *as, const char *where) {
     train_config *cfg = c->cfg;
@@ -988,7 +894,7 @@ static int assign(lctx *c, int kid, const yaml_node_t *n, const char *as, const 
     int64_t iv;
     double dv;
     int bv;
-    int is_null = !n || (n->type == YAML_SCALAR_NODE && classify(node_text(n), node_plain(n), &iv, &dv, &bv) == SK_NULL);
+    int is_null = !n || (n->type == YAML_SCALAR_NODE && yaml_classify(node_text(n), node_plain(n), &iv, &dv, &bv) == YS_NULL);
     switch (k->type) {
     case T_MAP:
         if (is_null) return 0;
@@ -1003,7 +909,7 @@ static int assign(lctx *c, int kid, const yaml_node_t *n, const char *as, const 
         int sec = k->choice_base;
         json_t *lines = json_object();
         json_object_set_new(lines, k->name, json_integer((json_int_t)c->line));
-        json_t *j = node_to_json(c, n, k->name, lines, 0);
+        json_t *j = yaml_node_to_json(c->doc, n, c->file ? c->file : c->source, k->name, lines);
         if (!j) {
             json_decref(lines);
             return -1;
@@ -1109,90 +1015,15 @@ static int walk_map(lctx *c, const yaml_node_t *map, int parent) {
     return 0;
 }
 
-static json_t *node_to_json(lctx *c, const yaml_node_t *n, const char *path, json_t *lines, int depth) {
-    if (depth > 64) {
-        char *w = where_of(c, n);
-        err_set("%s: '%s' nests deeper than 64 levels", w, path);
-        free(w);
-        return NULL;
-    }
-    if (!n) return json_null();
-    if (n->type == YAML_SCALAR_NODE) {
-        int64_t iv;
-        double dv;
-        int bv;
-        switch (classify(node_text(n), node_plain(n), &iv, &dv, &bv)) {
-        case SK_NULL: return json_null();
-        case SK_BOOL: return json_boolean(bv);
-        case SK_INT: return json_integer(iv);
-        case SK_FLOAT: return isfinite(dv) ? json_real(dv) : json_string(node_text(n));
-        default: return json_string(node_text(n));
-        }
-    }
-    if (n->type == YAML_SEQUENCE_NODE) {
-        json_t *a = json_array();
-        yaml_node_item_t *it = n->data.sequence.items.start;
-        int cnt = (int)(n->data.sequence.items.top - it);
-        for (int i = 0; i < cnt; i++) {
-            yaml_node_t *e = yaml_document_get_node(c->doc, it[i]);
-            char *p = xasprintf("%s[%d]", path, i);
-            if (e) json_object_set_new(lines, p, json_integer(e->start_mark.line + 1));
-            json_t *j = node_to_json(c, e, p, lines, depth + 1);
-            free(p);
-            if (!j) {
-                json_decref(a);
-                return NULL;
-            }
-            json_array_append_new(a, j);
-        }
-        return a;
-    }
-    json_t *o = json_object();
-    yaml_node_pair_t *pairs = n->data.mapping.pairs.start;
-    int np = (int)(n->data.mapping.pairs.top - pairs);
-    for (int i = 0; i < np; i++) {
-        yaml_node_t *kn = yaml_document_get_node(c->doc, pairs[i].key);
-        yaml_node_t *vn = yaml_document_get_node(c->doc, pairs[i].value);
-        char *w = where_of(c, kn);
-        if (kn->type != YAML_SCALAR_NODE || json_object_get(o, node_text(kn))) {
-            if (kn->type != YAML_SCALAR_NODE) err_set("%s: a key in '%s' must be a name, got %s", w, path, node_kind_name(kn));
-            else err_set("%s: duplicate key '%s' in '%s'", w, node_text(kn), path);
-            free(w);
-            json_decref(o);
-            return NULL;
-        }
-        free(w);
-        char *p = xasprintf("%s.%s", path, node_text(kn));
-        json_object_set_new(lines, p, json_integer(kn->start_mark.line + 1));
-        json_t *j = node_to_json(c, vn, p, lines, depth + 1);
-        free(p);
-        if (!j) {
-            json_decref(o);
-            return NULL;
-        }
-        json_object_set_new(o, node_text(kn), j);
-    }
-    return o;
-}
 
 // ---- loading ----
-static int yaml_error(const char *name, const yaml_parser_t *p) {
-    const char *what = p->problem ? p->problem : "unreadable YAML";
-    if (p->error == YAML_READER_ERROR)
-        return err_set("%s: YAML error at byte %zu: %s", name, p->problem_offset, what);
-    if (p->context)
-        return err_set("%s:%zu:%zu: YAML syntax error: %s (%s at line %zu)", name, p->problem_mark.line + 1,
-                       p->problem_mark.column + 1, what, p->context, p->context_mark.line + 1);
-    return err_set("%s:%zu:%zu: YAML syntax error: %s", name, p->problem_mark.line + 1, p->problem_mark.column + 1, what);
-}
-
 int train_config_load_string(train_config *cfg, const char *text, const char *name) {
     yaml_parser_t parser;
     yaml_document_t doc;
     yaml_parser_initialize(&parser);
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
     if (!yaml_parser_load(&parser, &doc)) {
-        yaml_error(name, &parser);
+        yaml_parse_error(name, &parser);
         yaml_parser_delete(&parser);
         return -1;
     }
@@ -1204,7 +1035,7 @@ int train_config_load_string(train_config *cfg, const char *text, const char *na
     }
     yaml_document_t more;
     if (!yaml_parser_load(&parser, &more)) {
-        rc = yaml_error(name, &parser);
+        rc = yaml_parse_error(name, &parser);
         goto out;
     }
     yaml_node_t *second = yaml_document_get_root_node(&more);
@@ -1310,7 +1141,7 @@ int train_config_set(train_config *cfg, const char *key, const char *value, cons
     c.doc = &doc;
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (!root || (root->type == YAML_SCALAR_NODE && k->type != T_SECTION &&
-                  classify(node_text(root), node_plain(root), &(int64_t){0}, &(double){0}, &(int){0}) == SK_NULL))
+                  yaml_classify(node_text(root), node_plain(root), &(int64_t){0}, &(double){0}, &(int){0}) == YS_NULL))
         rc = err_set("%s: '%s' needs a value (%s)", src, k->name, expect_text(k));
     else rc = assign(&c, kid, root, name, src);
     yaml_document_delete(&doc);
