@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <unistd.h>
 
 // ---- tokenized examples ----
@@ -269,79 +270,140 @@ static void metric(FILE *f, json_t *o) {
 
 static double gb(double bytes) { return bytes / 1e9; }
 
-// ---- the run ----
-int train_run(train_config *cfg) {
+// ---- setup shared by the run and the probe ----
+typedef struct {
     gen_model g;
-    int rc = -1, loaded = 0;
-    example_set tr = {0}, va = {0}, te = {0};
-    batch_plan plan = {0};
-    lora_set lora = {0};
-    train_ctx ctx = {0};
-    optimizer opt = {0};
-    packed pk = {0};
-    FILE *mf = NULL;
-    int have_lora = 0, have_ctx = 0, have_opt = 0;
-    if (!cfg->train && !cfg->test) {
-        err_set("nothing to do: neither 'train' nor 'test' is set (mlx-lm's default for both is false)");
-        err_hint("add `train: true` to the YAML or pass --train");
-        return -1;
-    }
+    example_set tr, va, te;
+    lora_set lora;
+    train_ctx ctx;
+    optimizer opt;
+    packed pk;
+    int loaded, have_lora, have_ctx, have_opt;
+} trainer;
+
+static void trainer_release(trainer *t) {
+    free(t->pk.tokens), free(t->pk.targets);
+    if (t->have_opt) optim_release(&t->opt);
+    if (t->have_ctx) train_ctx_release(&t->ctx);
+    if (t->have_lora) lora_release(&t->lora);
+    examples_release(&t->tr), examples_release(&t->va), examples_release(&t->te);
+    if (t->loaded) gen_model_release(&t->g);
+}
+
+// Model, tokenized data (train when training, valid when validating, test when
+// testing), adapters (resumed weights when resume_adapter_file), buffers and the
+// optimizer. Prints the truncation warning and the trainable-parameter line.
+static int trainer_setup(trainer *t, train_config *cfg, int quiet) {
+    memset(t, 0, sizeof *t);
     if (train_config_check_data(cfg)) return -1;
-    if (gen_model_load(&g, cfg->model)) return -1;
-    loaded = 1;
+    if (gen_model_load(&t->g, cfg->model)) return -1;
+    t->loaded = 1;
     char *trp = path_join(cfg->data, "train.jsonl"), *vap = path_join(cfg->data, "valid.jsonl");
     char *tep = path_join(cfg->data, "test.jsonl");
-    int want_train = cfg->train;
-    if (want_train && examples_load(&g, trp, cfg, &tr)) goto done;
-    if (file_exists(vap) && cfg->val_batches != 0 && examples_load(&g, vap, cfg, &va)) goto done;
-    if (cfg->test && examples_load(&g, tep, cfg, &te)) goto done;
-    if (tr.truncated)
+    int rc = -1;
+    if (cfg->train && examples_load(&t->g, trp, cfg, &t->tr)) goto out;
+    if (file_exists(vap) && cfg->val_batches != 0 && examples_load(&t->g, vap, cfg, &t->va)) goto out;
+    if (cfg->test && examples_load(&t->g, tep, cfg, &t->te)) goto out;
+    if (t->tr.truncated && !quiet)
         fprintf(stderr, "lorac: warning: %lld of %lld training examples are longer than max_seq_length %lld: %lld tokens cut\n",
-                (long long)tr.truncated, (long long)tr.n, (long long)cfg->max_seq_length, (long long)tr.tokens_cut);
+                (long long)t->tr.truncated, (long long)t->tr.n, (long long)cfg->max_seq_length, (long long)t->tr.tokens_cut);
     // adapters
     uint32_t mask = (1u << PROJ_COUNT) - 1;
     if (cfg->lora_parameters.n_keys &&
         lora_targets_from_names((const char *const *)cfg->lora_parameters.keys, cfg->lora_parameters.n_keys, &mask)) {
         err_prefix("lora_parameters.keys");
-        goto done;
+        goto out;
     }
-    if (cfg->fine_tune_type == FT_FULL ? lora_init_full(&lora, &g.m, cfg->num_layers)
-                                       : lora_init(&lora, &g.m, cfg->num_layers, mask, cfg->lora_parameters.rank,
+    lora_set *lora = &t->lora;
+    if (cfg->fine_tune_type == FT_FULL ? lora_init_full(lora, &t->g.m, cfg->num_layers)
+                                       : lora_init(lora, &t->g.m, cfg->num_layers, mask, cfg->lora_parameters.rank,
                                                    (float)cfg->lora_parameters.scale, (float)cfg->lora_parameters.dropout,
                                                    cfg->fine_tune_type == FT_DORA, (uint64_t)cfg->seed))
-        goto done;
-    have_lora = 1;
+        goto out;
+    t->have_lora = 1;
     if (cfg->resume_adapter_file) {
-        if (lora_load_into(&lora, &g.m, cfg->resume_adapter_file)) goto done;
-        lora_refresh(&lora, &g.m);
+        if (lora_load_into(lora, &t->g.m, cfg->resume_adapter_file)) goto out;
+        lora_refresh(lora, &t->g.m);
     }
-    char b1[32];
-    fprintf(stderr, "Trainable parameters: %.3f%% (%s/%s) — ", 100.0 * (double)lora.n_params / (double)model_param_count(&g.m.cfg),
-            fmt_count(b1, sizeof b1, (double)lora.n_params), fmt_count((char[32]){0}, 32, (double)model_param_count(&g.m.cfg)));
-    if (lora.full) fprintf(stderr, "full fine-tuning of the last %lld layers\n", (long long)(lora.n_layers - lora.first_layer));
-    else fprintf(stderr, "%s rank %lld, scale %g, dropout %g on the last %lld layers\n", cfg->fine_tune_type == FT_DORA ? "DoRA" : "LoRA",
-                 (long long)lora.rank, lora.scale, lora.dropout, (long long)(lora.n_layers - lora.first_layer));
+    if (!quiet) {
+        char b1[32], b2[32];
+        double total = (double)model_param_count(&t->g.m.cfg);
+        fprintf(stderr, "Trainable parameters: %.3f%% (%s/%s) — ", 100.0 * (double)lora->n_params / total,
+                fmt_count(b1, sizeof b1, (double)lora->n_params), fmt_count(b2, sizeof b2, total));
+        if (lora->full) fprintf(stderr, "full fine-tuning of the last %lld layers\n", (long long)(lora->n_layers - lora->first_layer));
+        else fprintf(stderr, "%s rank %lld, scale %g, dropout %g on the last %lld layers\n", cfg->fine_tune_type == FT_DORA ? "DoRA" : "LoRA",
+                     (long long)lora->rank, lora->scale, lora->dropout, (long long)(lora->n_layers - lora->first_layer));
+    }
     // buffers sized for the largest batch any set can make
     int64_t max_tokens = cfg->batch_size * cfg->max_seq_length;
-    if (train_ctx_init(&ctx, &g.m, &lora, max_tokens, cfg->grad_checkpoint)) goto done;
-    have_ctx = 1;
-    pk.tokens = xmalloc((size_t)max_tokens * sizeof(int32_t));
-    pk.targets = xmalloc((size_t)max_tokens * sizeof(int32_t));
+    if (train_ctx_init(&t->ctx, &t->g.m, lora, max_tokens, cfg->grad_checkpoint)) goto out;
+    t->have_ctx = 1;
+    t->pk.tokens = xmalloc((size_t)max_tokens * sizeof(int32_t));
+    t->pk.targets = xmalloc((size_t)max_tokens * sizeof(int32_t));
     // optimizer
+    optimizer *opt = &t->opt;
     optim_kind ok = cfg->optimizer == OPT_ADAMW ? OPTIM_ADAMW : cfg->optimizer == OPT_SGD ? OPTIM_SGD : OPTIM_ADAM;
-    optim_init(&opt, ok, lora.n_params);
-    have_opt = 1;
+    optim_init(opt, ok, lora->n_params);
+    t->have_opt = 1;
     if (ok == OPTIM_SGD) {
-        opt.momentum = (float)cfg->optimizer_config.sgd.momentum;
-        opt.weight_decay = (float)cfg->optimizer_config.sgd.weight_decay;
-        opt.dampening = (float)cfg->optimizer_config.sgd.dampening;
-        opt.nesterov = cfg->optimizer_config.sgd.nesterov;
+        opt->momentum = (float)cfg->optimizer_config.sgd.momentum;
+        opt->weight_decay = (float)cfg->optimizer_config.sgd.weight_decay;
+        opt->dampening = (float)cfg->optimizer_config.sgd.dampening;
+        opt->nesterov = cfg->optimizer_config.sgd.nesterov;
     } else {
         const train_adam_config *ac = ok == OPTIM_ADAMW ? &cfg->optimizer_config.adamw : &cfg->optimizer_config.adam;
-        opt.beta1 = (float)ac->betas[0], opt.beta2 = (float)ac->betas[1], opt.eps = (float)ac->eps;
-        opt.weight_decay = ok == OPTIM_ADAMW ? (float)ac->weight_decay : 0.0f;
-        opt.bias_correction = ac->bias_correction;
+        opt->beta1 = (float)ac->betas[0], opt->beta2 = (float)ac->betas[1], opt->eps = (float)ac->eps;
+        opt->weight_decay = ok == OPTIM_ADAMW ? (float)ac->weight_decay : 0.0f;
+        opt->bias_correction = ac->bias_correction;
     }
+    rc = 0;
+out:
+    free(trp), free(vap), free(tep);
+    if (rc) trainer_release(t);
+    return rc;
+}
+
+// On resume at iteration k, drop the metrics lines of iterations after k that an
+// earlier, killed run wrote past its last checkpoint, so the log has each step once.
+static int metrics_truncate(const char *path, int64_t keep_through) {
+    char *text;
+    size_t len;
+    if (!file_exists(path)) return 0;
+    if (file_read_all(path, &text, &len)) return -1;
+    strbuf sb;
+    sb_init(&sb);
+    for (char *line = text, *nl; *line; line = nl) {
+        nl = strchr(line, '\n');
+        nl = nl ? nl + 1 : line + strlen(line);
+        json_t *o = json_loadb(line, (size_t)(nl - line), 0, NULL);
+        int keep = !o || json_integer_value(json_object_get(o, "step")) <= keep_through;
+        json_decref(o);
+        if (keep) sb_append(&sb, line, (size_t)(nl - line));
+    }
+    int rc = sb.len == len ? 0 : file_write_atomic(path, sb.buf ? sb.buf : "", sb.len);
+    sb_release(&sb);
+    free(text);
+    return rc;
+}
+
+// ---- the run ----
+int train_run(train_config *cfg) {
+    trainer t;
+    int rc = -1;
+    batch_plan plan = {0};
+    FILE *mf = NULL;
+    if (!cfg->train && !cfg->test) {
+        err_set("nothing to do: neither 'train' nor 'test' is set (mlx-lm's default for both is false)");
+        err_hint("add `train: true` to the YAML or pass --train");
+        return -1;
+    }
+    if (trainer_setup(&t, cfg, 0)) return -1;
+    gen_model *gm = &t.g;
+    example_set *tr = &t.tr, *va = &t.va, *te = &t.te;
+    lora_set *lora = &t.lora;
+    train_ctx *ctx = &t.ctx;
+    optimizer *opt = &t.opt;
+    packed *pk = &t.pk;
     if (mkdir_p(cfg->adapter_path)) goto done;
     char *cfg_json = path_join(cfg->adapter_path, "adapter_config.json");
     if (train_config_save_json(cfg, cfg_json)) {
@@ -349,13 +411,14 @@ int train_run(train_config *cfg) {
         goto done;
     }
     free(cfg_json);
-    int64_t iters = want_train ? train_config_iters(cfg, tr.n) : 0, start_iter = 0, trained_tokens = 0, best_iter = 0;
+    int want_train = cfg->train;
+    int64_t iters = want_train ? train_config_iters(cfg, tr->n) : 0, start_iter = 0, trained_tokens = 0, best_iter = 0;
     int64_t bad_evals = 0;
     double best_val = INFINITY;
     if (cfg->resume_adapter_file) {
         char *sp = state_path_for(cfg->resume_adapter_file);
         if (file_exists(sp)) {
-            if (load_state(sp, &opt, lora.grads, &start_iter, &trained_tokens, &best_val, &best_iter, &bad_evals)) {
+            if (load_state(sp, opt, lora->grads, &start_iter, &trained_tokens, &best_val, &best_iter, &bad_evals)) {
                 free(sp);
                 goto done;
             }
@@ -368,6 +431,10 @@ int train_run(train_config *cfg) {
         free(sp);
     }
     char *mpath = path_join(cfg->adapter_path, "metrics.jsonl");
+    if (start_iter > 0 && metrics_truncate(mpath, start_iter)) {
+        free(mpath);
+        goto done;
+    }
     mf = fopen(mpath, start_iter > 0 ? "ab" : "wb");
     if (!mf) {
         err_set("%s: cannot write", mpath);
@@ -376,11 +443,11 @@ int train_run(train_config *cfg) {
     }
     free(mpath);
     if (want_train) {
-        plan_init(&plan, &tr, cfg->batch_size);
+        plan_init(&plan, tr, cfg->batch_size);
         double epoch_len = (double)plan.n_batches;
         fprintf(stderr, "Training: %lld examples, %lld batches of %lld per epoch, %lld iterations (%.2f epochs), "
                         "grad accumulation %lld; batches packed without padding\n",
-                (long long)tr.n, (long long)plan.n_batches, (long long)plan.bs, (long long)iters,
+                (long long)tr->n, (long long)plan.n_batches, (long long)plan.bs, (long long)iters,
                 (double)iters / epoch_len, (long long)cfg->grad_accumulation_steps);
     }
     interrupted = 0;
@@ -393,10 +460,10 @@ int train_run(train_config *cfg) {
     int64_t accum = cfg->grad_accumulation_steps > 0 ? cfg->grad_accumulation_steps : 1;
     for (int64_t it = start_iter + 1; it <= iters; it++) {
         // validation before the update at iteration 1, every steps_per_eval, and at the end
-        if (va.n && cfg->val_batches != 0 && (it == 1 || it % cfg->steps_per_eval == 0 || it == iters)) {
+        if (va->n && cfg->val_batches != 0 && (it == 1 || it % cfg->steps_per_eval == 0 || it == iters)) {
             double vl, t0 = now_seconds();
             int64_t vn;
-            if (evaluate(&ctx, &va, cfg->batch_size, cfg->val_batches, &pk, &vl, &vn)) goto restore;
+            if (evaluate(ctx, va, cfg->batch_size, cfg->val_batches, pk, &vl, &vn)) goto restore;
             double took = now_seconds() - t0;
             if (tty) fprintf(stderr, "\r\033[K");
             fprintf(stderr, "Iter %lld: Val loss %.3f, Val took %.3fs\n", (long long)(it == 1 ? 0 : it), vl, took);
@@ -406,7 +473,7 @@ int train_run(train_config *cfg) {
             if (vl < best_val) {
                 best_val = vl, best_iter = it == 1 ? 0 : it, bad_evals = 0;
                 char *bp = path_join(cfg->adapter_path, "best_adapters.safetensors");
-                int src = lora_save(&lora, &g.m, bp);
+                int src = lora_save(lora, &gm->m, bp);
                 free(bp);
                 if (src) goto restore;
             } else if (++bad_evals >= cfg->early_stopping_patience && cfg->early_stopping_patience > 0) {
@@ -419,26 +486,26 @@ int train_run(train_config *cfg) {
         }
         // one accumulation group: gradients averaged over the targets of all its batches
         int64_t group_start = ((it - 1) / accum) * accum; // global batch index of the group's first batch
-        if ((it - 1) % accum == 0) memset(lora.grads, 0, (size_t)lora.n_params * sizeof(float));
+        if ((it - 1) % accum == 0) memset(lora->grads, 0, (size_t)lora->n_params * sizeof(float));
         int64_t group_targets = 0;
         for (int64_t k = group_start; k < group_start + accum && k < iters; k++) {
             int64_t bi = plan_batch(&plan, (uint64_t)cfg->seed, k, 1);
             for (int64_t j = 0; j < plan.bs; j++) {
-                const example *e = &tr.ex[plan.order[bi * plan.bs + j]];
+                const example *e = &tr->ex[plan.order[bi * plan.bs + j]];
                 group_targets += e->n - (e->target_start > 1 ? e->target_start : 1);
             }
         }
-        pack(&pk, &tr, &plan, plan_batch(&plan, (uint64_t)cfg->seed, it - 1, 1));
-        ctx.dropout_seed = (uint64_t)cfg->seed * 0x9e3779b97f4a7c15ull + (uint64_t)it;
+        pack(pk, tr, &plan, plan_batch(&plan, (uint64_t)cfg->seed, it - 1, 1));
+        ctx->dropout_seed = (uint64_t)cfg->seed * 0x9e3779b97f4a7c15ull + (uint64_t)it;
         double ls;
         int64_t nt;
-        if (train_step(&ctx, &pk.b, 1, 1.0f / (float)(group_targets > 0 ? group_targets : 1), &ls, &nt)) goto restore;
-        loss_acc += ls, tgt_acc += nt, tok_acc += pk.b.T, it_acc++;
-        trained_tokens += pk.b.T;
-        double lr = train_config_lr(cfg, opt.step);
+        if (train_step(ctx, &pk->b, 1, 1.0f / (float)(group_targets > 0 ? group_targets : 1), &ls, &nt)) goto restore;
+        loss_acc += ls, tgt_acc += nt, tok_acc += pk->b.T, it_acc++;
+        trained_tokens += pk->b.T;
+        double lr = train_config_lr(cfg, opt->step);
         if (it % accum == 0 || it == iters) {
-            optim_update(&opt, lora.params, lora.grads, (float)lr);
-            lora_refresh(&lora, &g.m);
+            optim_update(opt, lora->params, lora->grads, (float)lr);
+            lora_refresh(lora, &gm->m);
         }
         if (tty) {
             double el = now_seconds() - t_report;
@@ -459,15 +526,15 @@ int train_run(train_config *cfg) {
             loss_acc = 0, tok_acc = tgt_acc = it_acc = 0, t_report = now_seconds();
         }
         if (it % cfg->save_every == 0 && it != iters) {
-            if (save_checkpoint(cfg, &g.m, &lora, &opt, it, trained_tokens, best_val, best_iter, bad_evals, it % cfg->save_every == 0))
+            if (save_checkpoint(cfg, &gm->m, lora, opt, it, trained_tokens, best_val, best_iter, bad_evals, it % cfg->save_every == 0))
                 goto restore;
             if (it % cfg->save_every == 0)
                 fprintf(stderr, "Iter %lld: Saved adapter weights to %s/adapters.safetensors and %s/%07lld_adapters.safetensors.\n",
                         (long long)it, cfg->adapter_path, cfg->adapter_path, (long long)it);
         }
         if (interrupted) {
-            if (save_checkpoint(cfg, &g.m, &lora, &opt, it, trained_tokens, best_val, best_iter, bad_evals, 0)) goto restore;
-            fprintf(stderr, "\nInterrupted at iteration %lld; saved %s/adapters.safetensors and training_state.safetensors.\n"
+            if (save_checkpoint(cfg, &gm->m, lora, opt, it, trained_tokens, best_val, best_iter, bad_evals, 0)) goto restore;
+            fprintf(stderr, "\nInterrupted at iteration %lld; saved %s/adapters.safetensors and training_state->safetensors.\n"
                             "Resume with: --resume-adapter-file %s/adapters.safetensors\n",
                     (long long)it, cfg->adapter_path, cfg->adapter_path);
             rc = 130;
@@ -475,7 +542,7 @@ int train_run(train_config *cfg) {
         }
     }
     if (want_train) {
-        if (save_checkpoint(cfg, &g.m, &lora, &opt, iters, trained_tokens, best_val, best_iter, bad_evals, 0)) goto restore;
+        if (save_checkpoint(cfg, &gm->m, lora, opt, iters, trained_tokens, best_val, best_iter, bad_evals, 0)) goto restore;
         fprintf(stderr, "Saved final weights to %s/adapters.safetensors.\n", cfg->adapter_path);
         if (isfinite(best_val))
             fprintf(stderr, "Best validation loss %.3f at iteration %lld (best_adapters.safetensors)\n", best_val, (long long)best_iter);
@@ -483,7 +550,7 @@ int train_run(train_config *cfg) {
     if (cfg->test) {
         double tl;
         int64_t tn;
-        if (evaluate(&ctx, &te, cfg->batch_size, cfg->test_batches, &pk, &tl, &tn)) goto restore;
+        if (evaluate(ctx, te, cfg->batch_size, cfg->test_batches, pk, &tl, &tn)) goto restore;
         fprintf(stderr, "Test loss %.3f, Test ppl %.3f.\n", tl, exp(tl));
         metric(mf, json_pack("{s:I,s:f,s:f,s:I}", "step", (json_int_t)iters, "test_loss", tl, "test_ppl", exp(tl),
                              "test_tokens", (json_int_t)tn));
@@ -493,12 +560,109 @@ restore:
     sigaction(SIGINT, &old_sa, NULL);
 done:
     if (mf) fclose(mf);
-    free(trp), free(vap), free(tep);
-    free(pk.tokens), free(pk.targets), free(plan.order);
-    if (have_opt) optim_release(&opt);
-    if (have_ctx) train_ctx_release(&ctx);
-    if (have_lora) lora_release(&lora);
-    examples_release(&tr), examples_release(&va), examples_release(&te);
-    if (loaded) gen_model_release(&g);
+    free(plan.order);
+    trainer_release(&t);
     return rc;
+}
+
+// ---- timing probe ----
+int train_probe(train_config *cfg, int steps, train_probe_result *out) {
+    memset(out, 0, sizeof *out);
+    train_config probe_cfg = *cfg; // the probe needs the training set; test data is not read
+    probe_cfg.train = 1, probe_cfg.test = 0, probe_cfg.resume_adapter_file = NULL;
+    trainer t;
+    if (trainer_setup(&t, &probe_cfg, 1)) return -1;
+    batch_plan plan;
+    plan_init(&plan, &t.tr, cfg->batch_size);
+    int64_t iters = train_config_iters(cfg, t.tr.n);
+    double all = 0;
+    for (int64_t b = 0; b < plan.n_batches; b++) {
+        pack(&t.pk, &t.tr, &plan, b);
+        all += (double)t.pk.b.T;
+    }
+    out->iters = iters;
+    out->n_train = t.tr.n, out->n_valid = t.va.n;
+    out->tokens_per_iter = all / (double)plan.n_batches;
+    out->lora_params = t.lora.n_params;
+    // batches at evenly spaced length quantiles, longest last (the memory peak)
+    int rc = 0;
+    double secs = 0, toks = 0;
+    if (steps < 1) steps = 1;
+    for (int s = 0; s < steps && rc == 0; s++) {
+        int64_t b = steps == 1 ? plan.n_batches / 2 : (plan.n_batches - 1) * (s + 1) / steps;
+        pack(&t.pk, &t.tr, &plan, b);
+        double ls, t0 = now_seconds();
+        int64_t nt;
+        t.ctx.dropout_seed = (uint64_t)s;
+        rc = train_step(&t.ctx, &t.pk.b, 1, 1.0f, &ls, &nt);
+        secs += now_seconds() - t0, toks += (double)t.pk.b.T;
+    }
+    if (rc == 0) {
+        out->tokens_per_sec = secs > 0 ? toks / secs : 0;
+        out->step_seconds = out->tokens_per_sec > 0 ? out->tokens_per_iter / out->tokens_per_sec : 0;
+        out->est_train_seconds = out->step_seconds * (double)iters;
+        // validation: forward only, about a third of a training step per token
+        int64_t n_evals = 0;
+        if (t.va.n && cfg->val_batches != 0) {
+            n_evals = 2 + (cfg->steps_per_eval > 0 ? iters / cfg->steps_per_eval : 0);
+            batch_plan vp;
+            plan_init(&vp, &t.va, cfg->batch_size);
+            int64_t nb = cfg->val_batches < 0 || cfg->val_batches > vp.n_batches ? vp.n_batches : cfg->val_batches;
+            double vt = 0;
+            for (int64_t b = 0; b < nb; b++) {
+                pack(&t.pk, &t.va, &vp, b);
+                vt += (double)t.pk.b.T;
+            }
+            free(vp.order);
+            out->est_eval_seconds = out->tokens_per_sec > 0 ? (double)n_evals * vt / (3.0 * out->tokens_per_sec) : 0;
+        }
+        out->peak_rss = peak_rss_bytes();
+    }
+    free(plan.order);
+    trainer_release(&t);
+    return rc;
+}
+
+// ---- resuming ----
+static int64_t state_iter(const char *state_path) {
+    st_file f;
+    if (!file_exists(state_path) || st_open(&f, state_path)) {
+        err_clear();
+        return -1;
+    }
+    const char *fmt = st_meta_get(&f, "format"), *it = st_meta_get(&f, "iter");
+    int64_t iter = fmt && it && !strcmp(fmt, "lorac-training-state") ? atoll(it) : -1;
+    st_close(&f);
+    return iter;
+}
+
+char *train_find_checkpoint(const char *adapter_path, int64_t *iter) {
+    char *best = NULL;
+    int64_t best_iter = -1;
+    DIR *d = opendir(adapter_path);
+    if (!d) return NULL;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *suffix = "_adapters.safetensors";
+        size_t n = strlen(e->d_name), sl = strlen(suffix);
+        int numbered = n == 7 + sl && strspn(e->d_name, "0123456789") == 7 && !strcmp(e->d_name + 7, suffix);
+        if (!numbered && strcmp(e->d_name, "adapters.safetensors") != 0) continue;
+        char *ad = path_join(adapter_path, e->d_name), *sp = state_path_for(ad);
+        int64_t it = state_iter(sp);
+        // on a tie the unnumbered pair wins: it is the same iteration, saved last
+        if (it > best_iter || (it == best_iter && it >= 0 && !numbered)) {
+            free(best);
+            best = ad, best_iter = it;
+        } else {
+            free(ad);
+        }
+        free(sp);
+    }
+    closedir(d);
+    if (best_iter < 0) {
+        free(best);
+        return NULL;
+    }
+    if (iter) *iter = best_iter;
+    return best;
 }

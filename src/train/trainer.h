@@ -15,4 +15,25 @@
 // error (message set), 130 when interrupted (a resumable checkpoint was saved).
 int train_run(train_config *cfg);
 
+// A short timing probe before a run: loads the model and the training data as
+// train_run would, runs `steps` forward+backward passes on batches spread over the
+// length distribution (one: the median batch), and extrapolates. Nothing is written.
+typedef struct {
+    int64_t iters;           // batches the run will train
+    int64_t n_train, n_valid; // usable examples
+    double tokens_per_iter;  // mean packed tokens per batch
+    double tokens_per_sec;   // measured forward+backward throughput
+    double step_seconds;     // tokens_per_iter / tokens_per_sec
+    double est_train_seconds, est_eval_seconds;
+    int64_t lora_params;     // trainable parameters
+    double peak_rss;         // bytes, after the probe
+} train_probe_result;
+int train_probe(train_config *cfg, int steps, train_probe_result *out);
+
+// The checkpoint to resume an interrupted run in adapter_path from: the newest
+// of adapters.safetensors + training_state.safetensors (Ctrl-C, save_every) and
+// the numbered {iter}_adapters/_state pairs, by the iteration stored in the state.
+// Returns a new path, or NULL when there is none (no error set).
+char *train_find_checkpoint(const char *adapter_path, int64_t *iter);
+
 #endif

@@ -49,6 +49,13 @@ cmp -s a1/adapters.safetensors a3/adapters.safetensors && bad "another seed gave
 # resume from the middle of an accumulation group and from its end
 expect 0 "at iteration 4" "$LORAC" lora --config run.yaml --adapter-path a4 --resume-adapter-file a1/0000004_adapters.safetensors
 cmp -s a1/adapters.safetensors a4/adapters.safetensors && ok || bad "resume from iteration 4 differs from the uninterrupted run"
+# resuming in place (a killed run): the metrics of iterations after the checkpoint are
+# dropped, so each report appears once, and the result equals the uninterrupted run
+cp -r a1 a5
+expect 0 "at iteration 4" "$LORAC" lora --config run.yaml --adapter-path a5 --resume-adapter-file a5/0000004_adapters.safetensors
+cmp -s a1/adapters.safetensors a5/adapters.safetensors && ok || bad "in-place resume differs from the uninterrupted run"
+[ "$(grep -c '"train_loss"' a5/metrics.jsonl)" = "$(grep -c '"train_loss"' a1/metrics.jsonl)" ] && ok ||
+  bad "in-place resume left duplicate metrics: $(cat a5/metrics.jsonl)"
 sed 's/grad_accumulation_steps: 2/grad_accumulation_steps: 3/' run.yaml > run3.yaml
 "$LORAC" lora --config run3.yaml --adapter-path b1 >/dev/null 2>&1
 expect 0 "at iteration 4" "$LORAC" lora --config run3.yaml --adapter-path b2 --resume-adapter-file b1/0000004_adapters.safetensors
