@@ -534,7 +534,7 @@ int train_run(train_config *cfg) {
         }
         if (interrupted) {
             if (save_checkpoint(cfg, &gm->m, lora, opt, it, trained_tokens, best_val, best_iter, bad_evals, 0)) goto restore;
-            fprintf(stderr, "\nInterrupted at iteration %lld; saved %s/adapters.safetensors and training_state->safetensors.\n"
+            fprintf(stderr, "\nInterrupted at iteration %lld; saved %s/adapters.safetensors and training_state.safetensors.\n"
                             "Resume with: --resume-adapter-file %s/adapters.safetensors\n",
                     (long long)it, cfg->adapter_path, cfg->adapter_path);
             rc = 130;
