@@ -410,6 +410,11 @@ int config_from_gguf(model_config *c, const gguf_file *g) {
     c->mlp_bias = gguf_find_tensor(g, "blk.0.ffn_up.bias") != NULL;
     c->qk_norm = gguf_find_tensor(g, "blk.0.attn_q_norm.weight") != NULL;
     c->qk_permuted = c->arch == ARCH_LLAMA || c->arch == ARCH_SMOLLM3; // converters permute llama-family q/k
+    if (gguf_find_tensor(g, "rope_freqs.weight")) {
+        err_set("%s: tensor 'rope_freqs.weight' (Llama 3 RoPE frequency factors) is not supported", path);
+        err_hint("load the model's HF directory instead (config.json rope_scaling llama3 is supported)");
+        goto fail;
+    }
     if (c->n_layers <= 0 || c->n_layers > 10000) {
         err_set("%s: %s = %lld is out of range", path, KEY("block_count"), (long long)c->n_layers);
         goto fail;
@@ -519,8 +524,16 @@ int config_write_hf(const model_config *c, const char *dir) {
     free(path);
     sb_release(&sb);
     if (rc) return -1;
+    return config_write_generation(c, dir);
+}
+
+int config_write_generation(const model_config *c, const char *dir) {
     // generation_config.json: token ids, plus any sampling defaults we know
     json_t *gc = json_object();
+    char *text;
+    strbuf sb;
+    char *path;
+    int rc;
     if (c->bos_token_id >= 0) json_object_set_new(gc, "bos_token_id", json_integer(c->bos_token_id));
     json_object_set_new(gc, "eos_token_id", ids_json(c->eos_token_ids, c->n_eos));
     if (c->pad_token_id >= 0) json_object_set_new(gc, "pad_token_id", json_integer(c->pad_token_id));
