@@ -14,6 +14,7 @@
 //     files, unknown tensors, unsupported PEFT features, existing outputs.
 #include "core/core.h"
 #include "fuse/fuse.h"
+#include "generate/generate.h"
 #include "model/forward.h"
 #include "model/init.h"
 #include "template/template.h"
@@ -250,17 +251,22 @@ static void test_full_finetune(void) {
     free(base), free(ad), free(out);
 }
 
-// ---- GGUF bases: permuted q/k (llama) and quantized weights ----
-static void test_gguf_base(void) {
-    char *hf = make_tiny("gg_llama", ARCH_LLAMA, DTYPE_F32, 770, 0, 0);
-    char *gg = xasprintf("%s/gg_llama.gguf", test_tmpdir()), *back = xasprintf("%s/gg_llama_back", test_tmpdir());
-    char *ad = xasprintf("%s/gg_adapter", test_tmpdir());
+// hf -> gg (GGUF) -> back (HF directory), each in the input's dtype.
+static void convert_both(const char *hf, const char *gg, const char *back) {
     convert_opts co;
     convert_opts_init(&co);
     co.model = hf, co.out = gg;
     CHECK_MSG(convert_model(&co) == 0, "%s", err_msg());
     co.model = gg, co.out = back;
     CHECK_MSG(convert_model(&co) == 0, "%s", err_msg());
+}
+
+// ---- GGUF bases: permuted q/k (llama) and quantized weights ----
+static void test_gguf_base(void) {
+    char *hf = make_tiny("gg_llama", ARCH_LLAMA, DTYPE_F32, 770, 0, 0);
+    char *gg = xasprintf("%s/gg_llama.gguf", test_tmpdir()), *back = xasprintf("%s/gg_llama_back", test_tmpdir());
+    char *ad = xasprintf("%s/gg_adapter", test_tmpdir());
+    convert_both(hf, gg, back);
     // HF -> GGUF -> HF keeps every f32 weight bit for bit (the permutation undone)
     model a, b;
     CHECK(model_load(&a, hf) == 0 && model_load(&b, back) == 0);
@@ -322,6 +328,8 @@ static void test_gguf_base(void) {
     model m01;
     CHECK(model_load(&m01, hf01) == 0 && write_random_adapter(&m01, ad01, 1, 773, 1) == 0);
     model_release(&m01);
+    convert_opts co;
+    convert_opts_init(&co);
     co.model = hf01, co.out = q8, co.dtype = DTYPE_Q8_0;
     CHECK_MSG(convert_model(&co) == 0, "%s", err_msg());
     co.model = q8, co.out = q8bf, co.dtype = -1; // quantized sources default to bf16
@@ -392,17 +400,6 @@ static void test_requantize_check(void) {
 }
 
 // ---- PEFT goldens ----
-static float *read_f32(const char *path, size_t n) {
-    char *buf;
-    size_t len;
-    if (file_read_all(path, &buf, &len) || len != n * 4) {
-        fprintf(stderr, "%s: expected %zu floats\n", path, n);
-        free(buf);
-        return NULL;
-    }
-    return (float *)buf;
-}
-
 static void golden_case(const char *name, int exported) {
     char *man_path = xasprintf("%s/golden/fuse/%s.json", tests_dir(), name);
     json_t *man = json_load_file(man_path, 0, NULL);
@@ -519,12 +516,7 @@ static void tokenizer_case(const char *fixture, const char *want_pre) {
     config_release(&c);
     copy_tokenizer(src, hf);
     char *gg = xasprintf("%s.gguf", hf), *back = xasprintf("%s_back", hf);
-    convert_opts co;
-    convert_opts_init(&co);
-    co.model = hf, co.out = gg;
-    CHECK_MSG(convert_model(&co) == 0, "%s", err_msg());
-    co.model = gg, co.out = back;
-    CHECK_MSG(convert_model(&co) == 0, "%s", err_msg());
+    convert_both(hf, gg, back);
     gguf_file g;
     CHECK(gguf_open(&g, gg) == 0);
     char *pre = gguf_get_str(&g, "tokenizer.ggml.pre");
@@ -675,6 +667,75 @@ static void test_errors(void) {
     free(rec), free(qwen), free(cfg_path), free(base), free(short_base), free(ad), free(out);
 }
 
+// ---- the real model (LORAC_SLOW) ----
+// `lorac convert` of the SmolLM2-135M-Instruct Q4_1 GGUF into HF directories (f32,
+// bf16): lorac's logits on them against transformers' on the same directories
+// (tests/ref/make_convert_goldens.py), 1e-3 relative per position, the chat prompt
+// rendered and tokenized from the rebuilt files as transformers does, and Paris.
+static void test_smollm2_convert(void) {
+    const char *cache = getenv("LORAC_CACHE");
+    char *gguf = xasprintf("%s/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", cache ? cache : "/root/.cache/lorac");
+    static const char *const dts[] = {"f32", "bf16"};
+    for (int k = 0; k < 2; k++) {
+        char *man_path = xasprintf("%s/golden/convert/smollm2_%s.json", tests_dir(), dts[k]);
+        char *ref_path = xasprintf("%s/golden/convert/smollm2_%s.f32", tests_dir(), dts[k]);
+        char *dir = xasprintf("%s/smollm2_%s", test_tmpdir(), dts[k]);
+        json_t *man = json_load_file(man_path, 0, NULL);
+        convert_opts co;
+        convert_opts_init(&co);
+        co.model = gguf, co.out = dir, co.dtype = fuse_dtype_from_name(dts[k]);
+        CHECK_MSG(man && convert_model(&co) == 0, "%s: %s", dts[k], err_msg());
+        gen_model g;
+        if (!man || gen_model_load(&g, dir)) {
+            CHECK_MSG(0, "%s: %s", dir, err_msg());
+            json_decref(man);
+            free(man_path), free(ref_path), free(dir);
+            continue;
+        }
+        json_t *msgs = json_pack("[{s:s, s:s}]", "role", "user", "content", "What is the capital of France?");
+        tok_ids ids;
+        tok_ids_init(&ids);
+        CHECK(gen_chat_prompt(&g, msgs, NULL, 1, NULL, &ids, NULL) == 0);
+        json_t *want = json_object_get(man, "prompt_ids"), *pos = json_object_get(man, "positions");
+        int same = ids.n == json_array_size(want);
+        for (size_t i = 0; same && i < ids.n; i++) same = ids.ids[i] == json_integer_value(json_array_get(want, i));
+        CHECK_MSG(same, "%s: the chat prompt from the rebuilt tokenizer differs from transformers'", dts[k]);
+        int64_t V = g.m.cfg.vocab_size, T = (int64_t)ids.n, P = (int64_t)json_array_size(pos);
+        float *ref = read_f32(ref_path, (size_t)(P * V)), *logits = xmalloc((size_t)(T * V) * sizeof(float));
+        infer_state st;
+        CHECK(infer_init(&st, &g.m, 128, 64) == 0 && infer_forward(&st, ids.ids, T, logits, 1) == 0);
+        for (int64_t q = 0; ref && q < P; q++) {
+            int64_t p = json_integer_value(json_array_get(pos, (size_t)q));
+            double d = max_abs_diff(logits + p * V, ref + q * V, V), mx = 0;
+            for (int64_t i = 0; i < V; i++) mx = fmax(mx, fabs(ref[q * V + i]));
+            printf("smollm2 converted (%s) position %2lld: lorac vs transformers on the directory: relative %.2e (tol 1e-3)\n",
+                   dts[k], (long long)p, d / mx);
+            CHECK_MSG(d / mx <= 1e-3, "%s position %lld: %.3g", dts[k], (long long)p, d / mx);
+        }
+        // greedy 20 tokens as transformers did
+        json_t *greedy = json_object_get(man, "greedy");
+        int32_t next = 0;
+        int agree = 1;
+        float *last = logits + (T - 1) * V;
+        for (size_t i = 0; i < json_array_size(greedy); i++) {
+            next = 0;
+            for (int64_t v = 1; v < V; v++)
+                if (last[v] > last[next]) next = (int32_t)v;
+            agree &= next == json_integer_value(json_array_get(greedy, i));
+            if (infer_forward(&st, &next, 1, last, 0)) break;
+        }
+        CHECK_MSG(agree, "%s: greedy continuation differs from transformers'", dts[k]);
+        infer_release(&st);
+        free(logits), free(ref);
+        tok_ids_release(&ids);
+        json_decref(msgs);
+        gen_model_release(&g);
+        json_decref(man);
+        free(man_path), free(ref_path), free(dir);
+    }
+    free(gguf);
+}
+
 int main(void) {
     test_parity();
     test_full_finetune();
@@ -684,6 +745,8 @@ int main(void) {
     tokenizer_case("llama3", "llama-bpe");
     tokenizer_case("qwen3", "qwen2");
     test_errors();
+    if (getenv("LORAC_SLOW")) test_smollm2_convert();
+    else printf("note: real-model conversion skipped (make test-slow runs it)\n");
     rm_rf(test_tmpdir());
     TEST_MAIN_END();
 }

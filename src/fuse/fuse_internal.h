@@ -53,6 +53,14 @@ double kept_error(const kept_stats *k);
 // fp32 rows (n, cols) into type's bytes (F32/F16/BF16/Q8_0); dst holds dtype_row_bytes(type, cols) · n.
 void rows_encode(void *dst, const float *src, int64_t n, int64_t cols, dtype type);
 
+// Every tensor of ms (n of them) streamed to write(ctx, bytes, len) in order, in
+// chunks of rows: merged (wsrc_rows, q/k permuted when asked), encoded in
+// types[i]; what each changed matrix keeps goes into ks (may be NULL), named by
+// its GGUF name when gguf_names. Progress on log after a few seconds.
+typedef int (*wsrc_write_fn)(void *ctx, const void *data, size_t n);
+int wsrc_stream(const wsource *s, const model_tensor_spec *ms, int64_t n, const dtype *types, int permuted,
+                int gguf_names, kept_stats *ks, wsrc_write_fn write, void *ctx, FILE *log);
+
 // ---- writers ----
 // The model's weights (adapter merged) as HF safetensors in dir (shards ≤ 5 GB).
 int hf_write_weights(const wsource *s, const char *dir, dtype type, kept_stats *ks, FILE *log);

@@ -17,8 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHUNK_VALUES (1 << 22)
-
 // llama.cpp's general.file_type (LlamaFileType) for a file of mostly `t`.
 static uint32_t file_type_of(dtype t) {
     switch (t) {
@@ -118,6 +116,8 @@ static dtype tensor_type(const model_tensor_spec *t, dtype want) {
     return want;
 }
 
+static int gguf_sink(void *ctx, const void *data, size_t n) { return gguf_writer_write(ctx, data, n); }
+
 int gguf_write_model(const wsource *s, const char *path, dtype type, const char *name, kept_stats *ks, FILE *log) {
     const model *m = s->m;
     const model_config *c = &m->cfg;
@@ -149,40 +149,11 @@ int gguf_write_model(const wsource *s, const char *path, dtype type, const char 
     if (rc == 0) rc = gguf_writer_open(w, path);
     if (rc == 0 && factors) rc = gguf_writer_write(w, factors, (size_t)(c->head_dim / 2) * sizeof(float));
     int permuted = c->arch == ARCH_LLAMA || c->arch == ARCH_SMOLLM3;
-    float *rows = NULL, *base = NULL;
-    uint8_t *bytes = NULL;
-    size_t cap = 0;
-    double t0 = now_seconds();
-    for (int64_t i = 0; i < n && rc == 0; i++) {
-        wtensor wt;
-        wsrc_tensor(s, &ms[i], &wt);
-        dtype tt = tensor_type(&ms[i], type);
-        int changed = wt.mod || wt.full_vec;
-        int64_t chunk = CHUNK_VALUES / wt.cols > 0 ? CHUNK_VALUES / wt.cols : 1;
-        if (chunk > wt.rows) chunk = wt.rows;
-        size_t need = (size_t)(chunk * wt.cols);
-        if (need > cap) {
-            free(rows), free(base), free(bytes);
-            cap = need;
-            rows = xmalloc(cap * sizeof(float));
-            base = xmalloc(cap * sizeof(float));
-            bytes = xmalloc(cap * sizeof(float));
-        }
-        double t_dot = 0, t_dd = 0;
-        for (int64_t r0 = 0; r0 < wt.rows && rc == 0; r0 += chunk) {
-            int64_t k = wt.rows - r0 < chunk ? wt.rows - r0 : chunk;
-            wsrc_rows(s, &wt, r0, k, permuted, rows, changed ? base : NULL);
-            if (changed && ks && ms[i].ndim == 2) kept_add_rows(ks, rows, base, k, wt.cols, tt, &t_dot, &t_dd);
-            rows_encode(bytes, rows, k, wt.cols, tt);
-            rc = gguf_writer_write(w, bytes, dtype_row_bytes(tt, wt.cols) * (size_t)k);
-        }
-        if (changed && ks && ms[i].ndim == 2) kept_end_tensor(ks, ms[i].gguf_name, t_dot, t_dd);
-        if (log && now_seconds() - t0 > 2 && (i + 1) % 16 == 0)
-            fprintf(log, "\r  %lld/%lld tensors", (long long)(i + 1), (long long)n), fflush(log);
-    }
-    if (log && now_seconds() - t0 > 2) fprintf(log, "\r  %lld/%lld tensors\n", (long long)n, (long long)n);
+    dtype *types = xmalloc((size_t)n * sizeof *types);
+    for (int64_t i = 0; i < n; i++) types[i] = tensor_type(&ms[i], type);
+    if (rc == 0) rc = wsrc_stream(s, ms, n, types, permuted, 1, ks, gguf_sink, w, log);
+    free(types);
     if (rc == 0) rc = gguf_writer_commit(w);
-    free(rows), free(base), free(bytes);
     free(factors);
     free(ms);
     gguf_writer_free(w);

@@ -8,6 +8,7 @@
 // written from the parsed config and rebuilt from the tokenizer metadata.
 #include "fuse_internal.h"
 
+#include "../io/json_file.h"
 #include "../model/hf_write.h"
 
 #include <dirent.h>
@@ -15,58 +16,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHUNK_VALUES (1 << 22) // fp32 values per chunk of rows (16 MB)
-
 static const char *torch_dtype_name(dtype t) {
     return t == DTYPE_F32 ? "float32" : t == DTYPE_F16 ? "float16" : "bfloat16";
 }
 
 // ---- weights ----
+static int hf_sink(void *ctx, const void *data, size_t n) { return hfw_write(ctx, data, n); }
+
 int hf_write_weights(const wsource *s, const char *dir, dtype type, kept_stats *ks, FILE *log) {
+    hf_writer h;
+    if (hfw_open_model(&h, dir, &s->m->cfg, type)) return -1;
     model_tensor_spec *ms;
     int64_t n = model_tensor_specs(&s->m->cfg, &ms);
-    st_tensor_spec *specs = xcalloc((size_t)n, sizeof *specs);
-    for (int64_t i = 0; i < n; i++)
-        specs[i] = (st_tensor_spec){ms[i].hf_name, type, ms[i].ndim, {ms[i].shape[0], ms[i].shape[1]}};
-    hf_writer h;
-    int rc = hfw_open(&h, dir, specs, n, HF_MAX_SHARD_BYTES);
-    free(specs);
-    if (rc) {
-        free(ms);
-        return -1;
-    }
-    float *rows = NULL, *base = NULL;
-    uint8_t *bytes = NULL;
-    size_t cap = 0;
-    double t0 = now_seconds();
-    for (int64_t i = 0; i < n && rc == 0; i++) {
-        wtensor wt;
-        wsrc_tensor(s, &ms[i], &wt);
-        int changed = wt.mod || wt.full_vec;
-        int64_t chunk = CHUNK_VALUES / wt.cols > 0 ? CHUNK_VALUES / wt.cols : 1;
-        if (chunk > wt.rows) chunk = wt.rows;
-        size_t need = (size_t)(chunk * wt.cols);
-        if (need > cap) {
-            free(rows), free(base), free(bytes);
-            cap = need;
-            rows = xmalloc(cap * sizeof(float));
-            base = xmalloc(cap * sizeof(float));
-            bytes = xmalloc(cap * sizeof(float));
-        }
-        double t_dot = 0, t_dd = 0;
-        for (int64_t r0 = 0; r0 < wt.rows && rc == 0; r0 += chunk) {
-            int64_t k = wt.rows - r0 < chunk ? wt.rows - r0 : chunk;
-            wsrc_rows(s, &wt, r0, k, 0, rows, changed ? base : NULL);
-            if (changed && ks) kept_add_rows(ks, rows, base, k, wt.cols, type, &t_dot, &t_dd);
-            rows_encode(bytes, rows, k, wt.cols, type);
-            rc = hfw_write(&h, bytes, dtype_row_bytes(type, wt.cols) * (size_t)k);
-        }
-        if (changed && ks) kept_end_tensor(ks, ms[i].hf_name, t_dot, t_dd);
-        if (log && now_seconds() - t0 > 2 && (i + 1) % 16 == 0)
-            fprintf(log, "\r  %lld/%lld tensors", (long long)(i + 1), (long long)n), fflush(log);
-    }
-    if (log && now_seconds() - t0 > 2) fprintf(log, "\r  %lld/%lld tensors\n", (long long)n, (long long)n);
-    free(rows), free(base), free(bytes);
+    dtype *types = xmalloc((size_t)n * sizeof *types);
+    for (int64_t i = 0; i < n; i++) types[i] = type;
+    int rc = wsrc_stream(s, ms, n, types, 0, 0, ks, hf_sink, &h, log);
+    free(types);
     free(ms);
     if (rc) {
         hfw_abort(&h);
@@ -76,19 +41,6 @@ int hf_write_weights(const wsource *s, const char *dir, dtype type, kept_stats *
 }
 
 // ---- side files ----
-static int write_json_file(const char *dir, const char *name, json_t *j) {
-    char *text = json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
-    char *path = path_join(dir, name);
-    strbuf sb;
-    sb_init(&sb);
-    sb_printf(&sb, "%s\n", text);
-    int rc = file_write_atomic(path, sb.buf, sb.len);
-    sb_release(&sb);
-    free(path);
-    free(text);
-    return rc;
-}
-
 // config.json as the source has it, with the new weight dtype.
 static int copy_config(const char *src, const char *dst, dtype type) {
     char *path = path_join(src, "config.json");
@@ -100,7 +52,9 @@ static int copy_config(const char *src, const char *dst, dtype type) {
     } else {
         json_object_set_new(cfg, "torch_dtype", json_string(torch_dtype_name(type)));
         if (json_object_get(cfg, "dtype")) json_object_set_new(cfg, "dtype", json_string(torch_dtype_name(type)));
-        rc = write_json_file(dst, "config.json", cfg);
+        char *out = path_join(dst, "config.json");
+        rc = json_save(out, cfg, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
+        free(out);
     }
     json_decref(cfg);
     free(path);

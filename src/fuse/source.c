@@ -124,6 +124,47 @@ void rows_encode(void *dst, const float *src, int64_t n, int64_t cols, dtype typ
     for (int64_t j = 0; j < n; j++) LORAC_ASSERT(quantize_row(type, src + j * cols, (uint8_t *)dst + (size_t)j * rb, cols) == 0);
 }
 
+// ---- streaming ----
+#define CHUNK_VALUES (1 << 22) // fp32 values per chunk of rows (16 MB)
+
+int wsrc_stream(const wsource *s, const model_tensor_spec *ms, int64_t n, const dtype *types, int permuted,
+                int gguf_names, kept_stats *ks, wsrc_write_fn write, void *ctx, FILE *log) {
+    float *rows = NULL, *base = NULL;
+    uint8_t *bytes = NULL;
+    size_t cap = 0;
+    int rc = 0;
+    double t0 = now_seconds();
+    for (int64_t i = 0; i < n && rc == 0; i++) {
+        wtensor wt;
+        wsrc_tensor(s, &ms[i], &wt);
+        int stats = ks && wt.mod && ms[i].ndim == 2;
+        int64_t chunk = CHUNK_VALUES / wt.cols > 0 ? CHUNK_VALUES / wt.cols : 1;
+        if (chunk > wt.rows) chunk = wt.rows;
+        size_t need = (size_t)(chunk * wt.cols);
+        if (need > cap) {
+            free(rows), free(base), free(bytes);
+            cap = need;
+            rows = xmalloc(cap * sizeof(float));
+            base = xmalloc(cap * sizeof(float));
+            bytes = xmalloc(cap * sizeof(float));
+        }
+        double t_dot = 0, t_dd = 0;
+        for (int64_t r0 = 0; r0 < wt.rows && rc == 0; r0 += chunk) {
+            int64_t k = wt.rows - r0 < chunk ? wt.rows - r0 : chunk;
+            wsrc_rows(s, &wt, r0, k, permuted, rows, stats ? base : NULL);
+            if (stats) kept_add_rows(ks, rows, base, k, wt.cols, types[i], &t_dot, &t_dd);
+            rows_encode(bytes, rows, k, wt.cols, types[i]);
+            rc = write(ctx, bytes, dtype_row_bytes(types[i], wt.cols) * (size_t)k);
+        }
+        if (stats) kept_end_tensor(ks, gguf_names ? ms[i].gguf_name : ms[i].hf_name, t_dot, t_dd);
+        if (log && now_seconds() - t0 > 2 && (i + 1) % 16 == 0)
+            fprintf(log, "\r  %lld/%lld tensors", (long long)(i + 1), (long long)n), fflush(log);
+    }
+    if (log && now_seconds() - t0 > 2) fprintf(log, "\r  %lld/%lld tensors\n", (long long)n, (long long)n);
+    free(rows), free(base), free(bytes);
+    return rc;
+}
+
 // ---- kept statistics ----
 void kept_add_rows(kept_stats *k, const float *fused, const float *base, int64_t n, int64_t cols, dtype type,
                    double *t_dot, double *t_dd) {

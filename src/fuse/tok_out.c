@@ -17,6 +17,7 @@
 // transformers' AutoTokenizer and lorac load the directory and encode alike.
 #include "fuse_internal.h"
 
+#include "../io/json_file.h"
 #include "../template/template.h"
 #include "../tokenizer/tokenizer.h"
 
@@ -334,16 +335,9 @@ static json_t *template_processing(const char *bos, int64_t bos_id, const char *
 }
 
 static int write_json(const char *dir, const char *name, json_t *j, int indent) {
-    char *text = json_dumps(j, (indent ? JSON_INDENT(indent) : JSON_COMPACT));
-    if (!text) return err_set("%s/%s: cannot encode as JSON", dir, name);
     char *path = path_join(dir, name);
-    strbuf sb;
-    sb_init(&sb);
-    sb_printf(&sb, "%s\n", text);
-    int rc = file_write_atomic(path, sb.buf, sb.len);
-    sb_release(&sb);
+    int rc = json_save(path, j, indent ? JSON_INDENT(indent) : JSON_COMPACT);
     free(path);
-    free(text);
     return rc;
 }
 

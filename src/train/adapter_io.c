@@ -8,6 +8,7 @@
 // shapes are checked against it and q/k rows reordered for GGUF llama bases.
 #include "adapter_io.h"
 
+#include "../io/json_file.h"
 #include "../kernels/kernels.h"
 
 #include <dirent.h>
@@ -464,15 +465,9 @@ static uint32_t used_projs(const adapter *a) {
 }
 
 static int write_json(const char *dir, const char *name, json_t *j) {
-    char *s = json_dumps(j, JSON_INDENT(4) | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
     char *path = path_join(dir, name);
-    strbuf sb;
-    sb_init(&sb);
-    sb_printf(&sb, "%s\n", s);
-    int rc = file_write_atomic(path, sb.buf, sb.len);
-    sb_release(&sb);
+    int rc = json_save(path, j, JSON_INDENT(4) | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
     free(path);
-    free(s);
     return rc;
 }
 
