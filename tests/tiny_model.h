@@ -42,7 +42,7 @@ static char *tiny_model_from_manifest(json_t *man, const char *name) {
 }
 
 // n little-endian floats from a golden file; NULL (and a message) when the size differs.
-static float *read_f32(const char *path, size_t n) {
+static inline float *read_f32(const char *path, size_t n) {
     char *buf;
     size_t len;
     if (file_read_all(path, &buf, &len) || len != n * 4) {
