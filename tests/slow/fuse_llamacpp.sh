@@ -3,7 +3,8 @@
 # (llama-cpp-python, built once by scripts/llamacpp-venv.sh) and continue a prompt
 # greedily exactly as lorac does on the fused HF directory:
 #   - a tiny Qwen3 (real Qwen3 tokenizer) fused with the PEFT-made adapter
-#     tests/golden/fuse/qwen3_peft_rslora,
+#     tests/golden/fuse/qwen3_peft_rslora, and a tiny Qwen2 (q/k/v biases) with
+#     qwen2_peft_dora,
 #   - a tiny SmolLM3 (Llama 3 tokenizer, NoPE every 4th layer) fused with a DoRA
 #     adapter lorac trains for a few steps,
 #   - the real SmolLM2-135M-Instruct (Q4_1 GGUF base) fused with a LoRA lorac
@@ -71,6 +72,12 @@ expect 0 "wrote q3f" "$LORAC" fuse --model q3 --adapter-path "$TESTS_DIR/golden/
 check "qwen3 tiny f32" q3f q3f/ggml-model-f32.gguf "The history of the city begins" 32 32
 expect 0 "wrote q3b" "$LORAC" fuse --model q3 --adapter-path "$TESTS_DIR/golden/fuse/qwen3_peft_rslora" --save-path q3b --export-gguf
 check "qwen3 tiny bf16 dir vs f16 GGUF" q3b q3b/ggml-model-f16.gguf "The history of the city begins" 32 0
+
+# ---- tiny Qwen2 (q/k/v biases) + PEFT DoRA adapter on every layer ----
+"$LORAC" init-model --preset tiny --arch qwen2 --out q2 --tokenizer "$Q" --init-std 0.25 --seed 7 2>/dev/null
+expect 0 "wrote q2f" "$LORAC" fuse --model q2 --adapter-path "$TESTS_DIR/golden/fuse/qwen2_peft_dora" --save-path q2f \
+  --dtype f32 --export-gguf --gguf-type f32
+check "qwen2 tiny f32" q2f q2f/ggml-model-f32.gguf "The history of the city begins" 32 32
 
 # ---- tiny SmolLM3 + DoRA trained by lorac ----
 "$LORAC" init-model --preset tiny --arch smollm3 --out s3 --tokenizer "$L3" --init-std 0.25 --seed 6 2>/dev/null
