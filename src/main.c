@@ -15,6 +15,9 @@ const cli_command commands[] = {
     CMD_CHAT,
     CMD_PERPLEXITY,
     CMD_LORA,
+    CMD_FUSE,
+    CMD_CONVERT,
+    CMD_ADAPTERS,
 };
 const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

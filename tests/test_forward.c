@@ -23,17 +23,6 @@ static const char *golden_dir(void) {
     return buf;
 }
 
-static float *read_f32(const char *path, size_t n) {
-    char *buf;
-    size_t len;
-    if (file_read_all(path, &buf, &len) || len != n * 4) {
-        fprintf(stderr, "%s: expected %zu floats\n", path, n);
-        free(buf);
-        return NULL;
-    }
-    return (float *)buf;
-}
-
 static int argmax(const float *x, int64_t n) {
     int best = 0;
     for (int64_t i = 1; i < n; i++)

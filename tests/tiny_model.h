@@ -41,4 +41,16 @@ static char *tiny_model_from_manifest(json_t *man, const char *name) {
     return dir;
 }
 
+// n little-endian floats from a golden file; NULL (and a message) when the size differs.
+static inline float *read_f32(const char *path, size_t n) {
+    char *buf;
+    size_t len;
+    if (file_read_all(path, &buf, &len) || len != n * 4) {
+        fprintf(stderr, "%s: expected %zu floats\n", path, n);
+        free(buf);
+        return NULL;
+    }
+    return (float *)buf;
+}
+
 #endif

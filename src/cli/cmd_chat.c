@@ -10,8 +10,7 @@
 
 const cli_opt chat_opts[] = {
     {"--model", "MODEL", NULL, "HF directory, HF cache repo id or GGUF file (required)", 0},
-    {"--adapter-path", "DIR", NULL, "apply unfused adapters from DIR (adapter_config.json + adapters.safetensors)", 0},
-    {"--adapter-file", "NAME", NULL, "adapter weights file inside DIR (default: adapters.safetensors)", 0},
+    GEN_ADAPTER_OPTS,
     {"--system-prompt", "TEXT", NULL, "system message for every conversation (default: none)", 0},
     {"--chat-template-args", "JSON", NULL, "extra template variables, e.g. '{\"enable_thinking\": false}'", 0},
     {"--max-kv-size", "N", "4096", "KV cache capacity in tokens (up to the model's context)", 0},

@@ -9,8 +9,7 @@
 
 const cli_opt generate_opts[] = {
     {"--model", "MODEL", NULL, "HF directory, HF cache repo id or GGUF file (required)", 0},
-    {"--adapter-path", "DIR", NULL, "apply unfused adapters from DIR (adapter_config.json + adapters.safetensors)", 0},
-    {"--adapter-file", "NAME", NULL, "adapter weights file inside DIR (default: adapters.safetensors)", 0},
+    GEN_ADAPTER_OPTS,
     {"--prompt|-p", "TEXT", NULL, "the prompt; '-' reads stdin (required)", 0},
     {"--system-prompt", "TEXT", NULL, "system message put before the prompt (default: none)", 0},
     {"--ignore-chat-template", NULL, NULL, "use the prompt as raw text (BOS added as the tokenizer does)", 0},

@@ -12,8 +12,7 @@
 
 const cli_opt perplexity_opts[] = {
     {"--model", "MODEL", NULL, "HF directory, HF cache repo id or GGUF file (required)", 0},
-    {"--adapter-path", "DIR", NULL, "apply unfused adapters from DIR (adapter_config.json + adapters.safetensors)", 0},
-    {"--adapter-file", "NAME", NULL, "adapter weights file inside DIR (default: adapters.safetensors)", 0},
+    GEN_ADAPTER_OPTS,
     {"--data", "FILE", NULL, "JSONL in the messages, prompt/completion or text format (required)", 0},
     {"--max-examples", "N", NULL, "score only the first N examples (default: all)", 0},
     {"--max-seq-length", "N", "2048", "truncate longer sequences (counted and reported)", 0},

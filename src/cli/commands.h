@@ -111,4 +111,43 @@ extern cli_opt lora_opts[];
      "adapter_path. Ctrl-C saves a resumable checkpoint (exit 130).",                     \
      lora_opts, 0, 0}
 
+int cmd_fuse(int argc, char **argv);
+extern const cli_opt fuse_cli_opts[];
+#define CMD_FUSE                                                                           \
+    {"fuse", cmd_fuse, "merge adapters into the base model: an HF directory (and a GGUF)",  \
+     "lorac fuse --model MODEL [--adapter-path DIR] [--save-path OUT] [options]",           \
+     "W' = W + scale*(A*B)^T in fp32 for every adapted projection (DoRA rows then\n"       \
+     "rescaled by m / ||W'||), stored in the base's dtype (bf16 for quantized GGUF\n"      \
+     "bases). Adapters in mlx-lm or PEFT layout. OUT gets config.json,\n"                 \
+     "model.safetensors (or <= 5 GB shards + index), generation_config.json and the\n"   \
+     "tokenizer files with the chat template; --export-gguf also writes a GGUF. The\n"   \
+     "report says how much of the adapter's change each output keeps; a quantized\n"     \
+     "GGUF keeping less than --min-kept is refused. Outputs are written under a\n"      \
+     "temporary name and renamed into place.",                                             \
+     fuse_cli_opts, 0, 0}
+
+int cmd_convert(int argc, char **argv);
+extern const cli_opt convert_cli_opts[];
+#define CMD_CONVERT                                                                        \
+    {"convert", cmd_convert, "convert a model between an HF directory and a GGUF file",    \
+     "lorac convert --model IN --out OUT [--dtype f32|f16|bf16|q8_0]",                      \
+     "OUT ending in .gguf writes a GGUF for llama.cpp (its metadata, tensor names, q/k\n" \
+     "order and tokenizer); anything else writes an HF directory that transformers and\n"\
+     "mlx-lm load (tokenizer.json rebuilt from GGUF metadata).",                         \
+     convert_cli_opts, 0, 0}
+
+int cmd_adapters(int argc, char **argv);
+extern const cli_opt adapters_cli_opts[];
+#define CMD_ADAPTERS                                                                       \
+    {"adapters", cmd_adapters, "convert adapters between mlx-lm and PEFT layouts; describe one", \
+     "lorac adapters convert --to peft|mlx IN OUT [--model M]\n"                          \
+     "       lorac adapters info DIR [--json]",                                              \
+     "mlx-lm: adapters.safetensors (lora_a (in, r), lora_b (r, out), DoRA m) +\n"         \
+     "adapter_config.json (num_layers, lora_parameters). PEFT: adapter_model.safetensors\n"\
+     "(lora_A.weight (r, in), lora_B.weight (out, r), lora_magnitude_vector) +\n"        \
+     "adapter_config.json (r, lora_alpha, target_modules, use_dora, use_rslora,\n"       \
+     "layers_to_transform). --model checks the adapter against the base and gives\n"     \
+     "mlx-lm's num_layers when a PEFT adapter lists layers_to_transform.",                \
+     adapters_cli_opts, 2, 3}
+
 #endif

@@ -21,6 +21,13 @@
     {"--extra-eos-token", "TOKEN", NULL, "also stop on this token [repeatable]", 1},                          \
     {"--threads|-t", "N", NULL, "threads (default: all cores)", 0}
 
+// The adapter flags of every command that runs a model (both adapter layouts).
+#define GEN_ADAPTER_OPTS                                                                                      \
+    {"--adapter-path", "DIR", NULL, "apply unfused adapters from DIR: mlx-lm (adapters.safetensors) or PEFT "  \
+                                    "(adapter_model.safetensors) layout, with adapter_config.json", 0},     \
+    {"--adapter-file", "NAME", NULL,                                                                          \
+     "adapter weights file inside DIR (default: adapters.safetensors, or adapter_model.safetensors for PEFT)", 0}
+
 // Parse the shared flags into p; prints a usage error and returns EXIT_USAGE on a bad value.
 int gen_opts_sampler(const cli_args *a, sampler_params *p, int64_t *max_tokens);
 // --chat-template-args JSON into *extra (NULL when absent); usage error -> EXIT_USAGE.

@@ -487,6 +487,67 @@ void af_abort(atomic_file *af) {
     af_free(af);
 }
 
+int path_check_new(const char *path, int force) {
+    struct stat st;
+    if (stat(path, &st) != 0) return 0;
+    if (force && S_ISREG(st.st_mode)) return 0; // the atomic rename replaces it
+    err_set("%s: already exists%s", path, S_ISREG(st.st_mode) ? "" : " and is not a file");
+    if (!force) err_hint("choose another path, or pass --force to replace it");
+    return -1;
+}
+
+int ad_open(atomic_dir *d, const char *path, int force) {
+    memset(d, 0, sizeof *d);
+    struct stat st;
+    if (stat(path, &st) == 0 && (!force || !S_ISDIR(st.st_mode))) {
+        err_set("%s: already exists%s", path, S_ISDIR(st.st_mode) ? "" : " and is not a directory");
+        if (!force && S_ISDIR(st.st_mode)) err_hint("choose another path, or pass --force to replace it");
+        return -1;
+    }
+    d->tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
+    rm_rf(d->tmp);
+    if (mkdir_p(d->tmp)) {
+        free(d->tmp);
+        d->tmp = NULL;
+        return -1;
+    }
+    d->path = xstrdup(path);
+    d->force = force;
+    return 0;
+}
+
+static void ad_free(atomic_dir *d) {
+    free(d->path);
+    free(d->tmp);
+    memset(d, 0, sizeof *d);
+}
+
+int ad_commit(atomic_dir *d) {
+    int rc = 0;
+    if (dir_exists(d->path)) {
+        if (!d->force) rc = err_set("%s: appeared while it was being written", d->path);
+        char *old = xasprintf("%s.old.%d", d->path, (int)getpid());
+        if (rc == 0 && rename(d->path, old) != 0) rc = err_set("%s: cannot move aside: %s", d->path, strerror(errno));
+        if (rc == 0 && rename(d->tmp, d->path) != 0) {
+            rc = err_set("%s: cannot rename into place: %s", d->path, strerror(errno));
+            rename(old, d->path);
+        }
+        if (rc == 0) rm_rf(old);
+        free(old);
+    } else if (rename(d->tmp, d->path) != 0) {
+        rc = err_set("%s: cannot rename into place: %s", d->path, strerror(errno));
+    }
+    if (rc) rm_rf(d->tmp);
+    ad_free(d);
+    return rc;
+}
+
+void ad_abort(atomic_dir *d) {
+    if (!d || !d->tmp) return;
+    rm_rf(d->tmp);
+    ad_free(d);
+}
+
 int file_write_atomic(const char *path, const void *data, size_t n) {
     atomic_file af;
     if (af_open(&af, path)) return -1;

@@ -122,6 +122,20 @@ int af_open(atomic_file *af, const char *path);
 int af_write(atomic_file *af, const void *data, size_t n);
 int af_commit(atomic_file *af); // fsync-free flush + rename; releases af
 void af_abort(atomic_file *af); // removes the temp file; releases af; NULL-safe
+// Atomic directory: everything is written under "<path>.tmp.<pid>" and renamed
+// into place by ad_commit. An existing path is an error unless force (then it is
+// replaced on commit, never before); ad_abort removes the temp tree. NULL-safe.
+typedef struct {
+    char *path;
+    char *tmp;
+    int force;
+} atomic_dir;
+int ad_open(atomic_dir *d, const char *path, int force);
+int ad_commit(atomic_dir *d); // releases d
+void ad_abort(atomic_dir *d); // releases d
+// A file about to be written: -1 with "path: already exists" (+ a --force hint)
+// unless force and it is a regular file (which the atomic rename then replaces).
+int path_check_new(const char *path, int force);
 // Write a whole buffer atomically.
 int file_write_atomic(const char *path, const void *data, size_t n);
 // Copy a file atomically.

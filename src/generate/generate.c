@@ -87,33 +87,13 @@ fail:
 }
 
 // ---- adapters ----
-static void adapter_hook(void *ctx, int64_t layer, proj_kind p, float *y, const float *x, int64_t T, const float *bias) {
-    const lora_set *s = ctx;
-    const lora_module *mod = lora_get(s, layer, p);
-    if (mod) lora_apply(mod, s, y, x, T, bias);
-}
-
 int gen_model_load_adapter(gen_model *g, const char *dir, const char *file) {
     if (lora_load_dir(&g->lora, &g->m, dir, file)) return -1;
     g->has_lora = 1;
     return 0;
 }
 
-void gen_attach(gen_model *g, infer_state *st) {
-    st->adapter = g->has_lora ? adapter_hook : NULL;
-    st->adapter_ctx = g->has_lora ? &g->lora : NULL;
-    if (!g->has_lora || !g->lora.full) return;
-    // fully fine-tuned blocks also bring their own norm weights
-    const model_config *c = &g->m.cfg;
-    for (int64_t l = g->lora.first_layer; l < c->n_layers; l++) {
-        const lora_norms *N = &g->lora.norms[l - g->lora.first_layer];
-        layer_small *S = &st->small[l];
-        float *dst[4] = {S->attn_norm, S->mlp_norm, S->q_norm, S->k_norm};
-        int64_t len[4] = {c->hidden_size, c->hidden_size, c->head_dim, c->head_dim};
-        for (int k = 0; k < 4; k++)
-            if (dst[k] && N->w[k]) memcpy(dst[k], N->w[k], (size_t)len[k] * sizeof(float));
-    }
-}
+void gen_attach(gen_model *g, infer_state *st) { lora_attach(g->has_lora ? &g->lora : NULL, st); }
 
 void gen_model_release(gen_model *g) {
     if (!g) return;

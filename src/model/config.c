@@ -2,6 +2,8 @@
 // metadata, validation, and config.json output.
 #include "config.h"
 
+#include "../io/json_file.h"
+
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -410,6 +412,11 @@ int config_from_gguf(model_config *c, const gguf_file *g) {
     c->mlp_bias = gguf_find_tensor(g, "blk.0.ffn_up.bias") != NULL;
     c->qk_norm = gguf_find_tensor(g, "blk.0.attn_q_norm.weight") != NULL;
     c->qk_permuted = c->arch == ARCH_LLAMA || c->arch == ARCH_SMOLLM3; // converters permute llama-family q/k
+    if (gguf_find_tensor(g, "rope_freqs.weight")) {
+        err_set("%s: tensor 'rope_freqs.weight' (Llama 3 RoPE frequency factors) is not supported", path);
+        err_hint("load the model's HF directory instead (config.json rope_scaling llama3 is supported)");
+        goto fail;
+    }
     if (c->n_layers <= 0 || c->n_layers > 10000) {
         err_set("%s: %s = %lld is out of range", path, KEY("block_count"), (long long)c->n_layers);
         goto fail;
@@ -508,17 +515,15 @@ int config_write_hf(const model_config *c, const char *dir) {
     json_object_set_new(o, "pad_token_id", c->pad_token_id >= 0 ? json_integer(c->pad_token_id) : json_null());
     json_object_set_new(o, "torch_dtype", json_string(c->torch_dtype ? c->torch_dtype : "float32"));
     json_object_set_new(o, "use_cache", json_true());
-    char *text = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
-    json_decref(o);
     char *path = path_join(dir, "config.json");
-    strbuf sb;
-    sb_init(&sb);
-    sb_printf(&sb, "%s\n", text);
-    free(text);
-    int rc = file_write_atomic(path, sb.buf, sb.len);
+    int rc = json_save(path, o, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
+    json_decref(o);
     free(path);
-    sb_release(&sb);
     if (rc) return -1;
+    return config_write_generation(c, dir);
+}
+
+int config_write_generation(const model_config *c, const char *dir) {
     // generation_config.json: token ids, plus any sampling defaults we know
     json_t *gc = json_object();
     if (c->bos_token_id >= 0) json_object_set_new(gc, "bos_token_id", json_integer(c->bos_token_id));
@@ -530,14 +535,9 @@ int config_write_hf(const model_config *c, const char *dir) {
     if (c->gen.has_min_p) json_object_set_new(gc, "min_p", json_real(c->gen.min_p));
     if (c->gen.has_repetition_penalty) json_object_set_new(gc, "repetition_penalty", json_real(c->gen.repetition_penalty));
     if (c->gen.do_sample) json_object_set_new(gc, "do_sample", json_true());
-    text = json_dumps(gc, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
+    char *path = path_join(dir, "generation_config.json");
+    int rc = json_save(path, gc, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
     json_decref(gc);
-    sb_init(&sb);
-    sb_printf(&sb, "%s\n", text);
-    free(text);
-    path = path_join(dir, "generation_config.json");
-    rc = file_write_atomic(path, sb.buf, sb.len);
     free(path);
-    sb_release(&sb);
     return rc;
 }

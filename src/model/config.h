@@ -74,6 +74,8 @@ int config_from_gguf(model_config *c, const gguf_file *g);
 int config_validate(const model_config *c, const char *path);
 // Write config.json (HF layout for c->arch) and generation_config.json into dir.
 int config_write_hf(const model_config *c, const char *dir);
+// Only generation_config.json (token ids and the sampling defaults c knows).
+int config_write_generation(const model_config *c, const char *dir);
 // Deep copy.
 void config_copy(model_config *dst, const model_config *src);
 

@@ -1,6 +1,9 @@
 // hf_write.c — sharded safetensors output in the HF directory layout.
 #include "hf_write.h"
 
+#include "../io/json_file.h"
+#include "model.h"
+
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +74,17 @@ int hfw_open(hf_writer *h, const char *dir, const st_tensor_spec *specs, int64_t
     return 0;
 }
 
+int hfw_open_model(hf_writer *h, const char *dir, const model_config *c, dtype t) {
+    model_tensor_spec *ms;
+    int64_t n = model_tensor_specs(c, &ms);
+    st_tensor_spec *specs = xcalloc((size_t)n, sizeof *specs);
+    for (int64_t i = 0; i < n; i++) specs[i] = (st_tensor_spec){ms[i].hf_name, t, ms[i].ndim, {ms[i].shape[0], ms[i].shape[1]}};
+    int rc = hfw_open(h, dir, specs, n, HF_MAX_SHARD_BYTES);
+    free(specs);
+    free(ms);
+    return rc;
+}
+
 int hfw_write(hf_writer *h, const void *data, size_t n) {
     const char *p = data;
     while (n > 0) {
@@ -105,15 +119,9 @@ static int write_index(hf_writer *h) {
     json_object_set_new(meta, "total_size", json_integer((json_int_t)total));
     json_object_set_new(root, "metadata", meta);
     json_object_set_new(root, "weight_map", map);
-    char *text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
-    json_decref(root);
     char *path = path_join(h->dir, "model.safetensors.index.json");
-    strbuf sb;
-    sb_init(&sb);
-    sb_printf(&sb, "%s\n", text);
-    int rc = file_write_atomic(path, sb.buf, sb.len);
-    sb_release(&sb);
-    free(text);
+    int rc = json_save(path, root, JSON_INDENT(2) | JSON_SORT_KEYS);
+    json_decref(root);
     free(path);
     return rc;
 }

@@ -8,6 +8,7 @@
 #define LORAC_HF_WRITE_H
 
 #include "../io/safetensors.h"
+#include "config.h"
 
 #define HF_MAX_SHARD_BYTES 5000000000ull // transformers' default max_shard_size "5GB"
 
@@ -25,6 +26,9 @@ typedef struct {
 } hf_writer;
 
 int hfw_open(hf_writer *h, const char *dir, const st_tensor_spec *specs, int64_t n, uint64_t max_shard_bytes);
+// Every tensor of c's architecture (model_tensor_specs order, HF names) in dtype t,
+// shards of at most HF_MAX_SHARD_BYTES.
+int hfw_open_model(hf_writer *h, const char *dir, const model_config *c, dtype t);
 int hfw_write(hf_writer *h, const void *data, size_t n); // may span tensors and shards
 int hfw_commit(hf_writer *h);  // last shard + index; releases h
 void hfw_abort(hf_writer *h);  // removes temp files; releases h; NULL-safe

@@ -81,23 +81,11 @@ static void fill_chunk(float *out, int64_t n, uint64_t seed, float mean, float s
 int model_write_random(const model_config *c, const char *dir, dtype t, uint64_t seed, float init_std) {
     if (t != DTYPE_F32 && t != DTYPE_BF16 && t != DTYPE_F16) return err_set("init: dtype must be f32, f16 or bf16");
     if (!(init_std > 0 && init_std < 10)) return err_set("init: standard deviation must be in (0, 10), got %g", init_std);
+    hf_writer h;
+    if (hfw_open_model(&h, dir, c, t)) return -1;
     model_tensor_spec *ms;
     int64_t n = model_tensor_specs(c, &ms);
-    st_tensor_spec *specs = xcalloc((size_t)n, sizeof *specs);
-    for (int64_t i = 0; i < n; i++) {
-        specs[i].name = ms[i].hf_name;
-        specs[i].type = t;
-        specs[i].ndim = ms[i].ndim;
-        specs[i].shape[0] = ms[i].shape[0];
-        specs[i].shape[1] = ms[i].shape[1];
-    }
-    hf_writer h;
-    int rc = hfw_open(&h, dir, specs, n, HF_MAX_SHARD_BYTES);
-    free(specs);
-    if (rc) {
-        free(ms);
-        return -1;
-    }
+    int rc = 0;
     size_t esz = dtype_block_bytes(t);
     const int64_t batch = 16 * (int64_t)CHUNK; // values generated per write
     float *f = xmalloc_aligned(64, (size_t)batch * sizeof(float));

@@ -85,10 +85,42 @@ const tensor_view *layer_proj(const layer_weights *L, proj_kind p) {
     return (unsigned)p < PROJ_COUNT ? w[p] : NULL;
 }
 
+// ---- q/k row order ----
+int64_t qk_row_hf_of_gguf(int64_t r, int64_t hd) {
+    int64_t head = r / hd, j = r % hd;
+    return head * hd + (j % 2) * (hd / 2) + j / 2;
+}
+
+int64_t qk_row_gguf_of_hf(int64_t r, int64_t hd) {
+    int64_t head = r / hd, j = r % hd;
+    return head * hd + 2 * (j % (hd / 2)) + j / (hd / 2);
+}
+
+void qk_reorder_f32(float *x, int64_t rows, int64_t cols, int by_rows, int64_t hd, int to_hf) {
+    int64_t n = by_rows ? rows : cols, inner = by_rows ? cols : 1, outer = by_rows ? 1 : rows;
+    LORAC_ASSERT(hd > 0 && n % hd == 0);
+    float *tmp = xmalloc((size_t)(n * inner) * sizeof(float));
+    for (int64_t o = 0; o < outer; o++) {
+        float *base = x + (by_rows ? 0 : o * cols);
+        // tmp row j = source index src(j): the value that lands at j
+        for (int64_t j = 0; j < n; j++) {
+            int64_t src = to_hf ? qk_row_gguf_of_hf(j, hd) : qk_row_hf_of_gguf(j, hd);
+            if (by_rows) memcpy(tmp + j * inner, base + src * inner, (size_t)inner * sizeof(float));
+            else tmp[j] = base[src];
+        }
+        memcpy(base, tmp, (size_t)(n * inner) * sizeof(float));
+    }
+    free(tmp);
+}
+
 // ---- loading ----
 static const tensor_view **slot_ptr(model *m, const model_tensor_spec *t) {
     char *base = t->layer >= 0 ? (char *)&m->layers[t->layer] : (char *)m;
     return (const tensor_view **)(base + t->slot);
+}
+
+const tensor_view *model_tensor(const model *m, const model_tensor_spec *t) {
+    return *slot_ptr((model *)m, t);
 }
 
 static int check_shape(const tensor_view *v, const model_tensor_spec *t, const char *file, const char *name) {

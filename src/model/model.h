@@ -60,6 +60,20 @@ typedef struct {
 int64_t model_tensor_specs(const model_config *cfg, model_tensor_spec **out);
 // Parameter count implied by cfg (tied embeddings counted once).
 int64_t model_param_count(const model_config *cfg);
+// The loaded view a spec names (NULL for an optional tensor the file lacks).
+const tensor_view *model_tensor(const model *m, const model_tensor_spec *t);
+
+// ---- q/k row order ----
+// GGUF llama-family files (cfg.qk_permuted) store each head's q/k rows with the
+// rotation pairs interleaved (ggml's "normal" RoPE): GGUF row 2i + h of a head
+// holds HF row h·hd/2 + i (HF rotates halves, "neox"). Within-head indices; the
+// head offset carries over. hd = head_dim.
+int64_t qk_row_hf_of_gguf(int64_t gguf_row, int64_t hd);
+int64_t qk_row_gguf_of_hf(int64_t hf_row, int64_t hd);
+// x (rows, cols) reordered in place between the two orders (to_hf: GGUF -> HF),
+// along its rows (by_rows: an (out, in) weight) or its columns (a (r, out) LoRA B,
+// an (out) vector as one row); the permuted dimension is a multiple of hd.
+void qk_reorder_f32(float *x, int64_t rows, int64_t cols, int by_rows, int64_t hd, int to_hf);
 
 // Resolve spec (dir / GGUF / ORG/NAME), read the config, map the weights and
 // check every expected tensor is present with the right shape.

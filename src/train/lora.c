@@ -2,6 +2,8 @@
 // inference-time application.
 #include "lora.h"
 
+#include "adapter_io.h"
+
 #include "../kernels/backward.h"
 
 #include <jansson.h>
@@ -32,7 +34,8 @@ int lora_targets_from_names(const char *const *names, int n, uint32_t *mask) {
 
 lora_module *lora_get(const lora_set *s, int64_t layer, proj_kind t) {
     if (layer < s->first_layer || layer >= s->n_layers || !(s->targets & (1u << t))) return NULL;
-    return &s->mods[(layer - s->first_layer) * PROJ_COUNT + t];
+    lora_module *mod = &s->mods[(layer - s->first_layer) * PROJ_COUNT + t];
+    return mod->in ? mod : NULL; // sets read from other tools may leave gaps
 }
 
 // ---- DoRA norms ----
@@ -85,7 +88,7 @@ int lora_init(lora_set *s, const model *m, int64_t num_layers, uint32_t targets,
         for (int t = 0; t < PROJ_COUNT; t++) {
             if (!(targets & (1u << t))) continue;
             const tensor_view *w = layer_proj(&m->layers[l], (proj_kind)t);
-            lora_module *mod = lora_get(s, l, (proj_kind)t);
+            lora_module *mod = &s->mods[(l - s->first_layer) * PROJ_COUNT + t];
             mod->out = w->shape[0], mod->in = w->shape[1];
             total += rank * (mod->in + mod->out) + (dora ? mod->out : 0);
         }
@@ -134,7 +137,7 @@ int lora_init_full(lora_set *s, const model *m, int64_t num_layers) {
         const layer_weights *W = &m->layers[l];
         const tensor_view *b[PROJ_COUNT] = {W->q_bias, W->k_bias, W->v_bias, W->o_bias, W->gate_bias, W->up_bias, W->down_bias};
         for (int t = 0; t < PROJ_COUNT; t++) {
-            lora_module *mod = lora_get(s, l, (proj_kind)t);
+            lora_module *mod = &s->mods[(l - s->first_layer) * PROJ_COUNT + t];
             const tensor_view *w = layer_proj(W, (proj_kind)t);
             mod->out = w->shape[0], mod->in = w->shape[1];
             total += mod->out * mod->in + (b[t] ? mod->out : 0);
@@ -189,6 +192,7 @@ typedef struct {
     float *data;
     int ndim;
     int64_t shape[2];
+    int qk; // q/k output dimension: 0 none, 1 along columns (lora_b, m, bias), 2 along rows (weight)
 } lora_entry;
 
 static const char *const norm_names[4] = {"input_layernorm", "post_attention_layernorm", "self_attn.q_norm",
@@ -202,21 +206,22 @@ static int64_t lora_entries(const lora_set *s, lora_entry **out) {
             lora_module *mod = lora_get(s, l, (proj_kind)t);
             if (!mod) continue;
             const char *base = proj_names[t];
+            int qk = t == PROJ_Q || t == PROJ_K;
             if (s->full) {
-                e[n] = (lora_entry){"", mod->W, 2, {mod->out, mod->in}};
+                e[n] = (lora_entry){"", mod->W, 2, {mod->out, mod->in}, 2 * qk};
                 snprintf(e[n++].name, 160, "model.layers.%lld.%s.weight", (long long)l, base);
                 if (mod->b) {
-                    e[n] = (lora_entry){"", mod->b, 1, {mod->out, 0}};
+                    e[n] = (lora_entry){"", mod->b, 1, {mod->out, 0}, qk};
                     snprintf(e[n++].name, 160, "model.layers.%lld.%s.bias", (long long)l, base);
                 }
                 continue;
             }
-            e[n] = (lora_entry){"", mod->A, 2, {mod->in, s->rank}};
+            e[n] = (lora_entry){"", mod->A, 2, {mod->in, s->rank}, 0};
             snprintf(e[n++].name, 160, "model.layers.%lld.%s.lora_a", (long long)l, base);
-            e[n] = (lora_entry){"", mod->B, 2, {s->rank, mod->out}};
+            e[n] = (lora_entry){"", mod->B, 2, {s->rank, mod->out}, qk};
             snprintf(e[n++].name, 160, "model.layers.%lld.%s.lora_b", (long long)l, base);
             if (s->dora) {
-                e[n] = (lora_entry){"", mod->m, 1, {mod->out, 0}};
+                e[n] = (lora_entry){"", mod->m, 1, {mod->out, 0}, qk};
                 snprintf(e[n++].name, 160, "model.layers.%lld.%s.m", (long long)l, base);
             }
         }
@@ -224,7 +229,7 @@ static int64_t lora_entries(const lora_set *s, lora_entry **out) {
             for (int k = 0; k < 4; k++) {
                 const lora_norms *N = &s->norms[l - s->first_layer];
                 if (!N->w[k]) continue;
-                e[n] = (lora_entry){"", N->w[k], 1, {0, 0}};
+                e[n] = (lora_entry){"", N->w[k], 1, {0, 0}, 0};
                 snprintf(e[n++].name, 160, "model.layers.%lld.%s.weight", (long long)l, norm_names[k]);
             }
     }
@@ -249,18 +254,39 @@ static void fill_norm_shapes(const lora_set *s, const model *m, lora_entry *e, i
     (void)s;
 }
 
+// x (the entry's shape) between HF's q/k order and the base file's (to_hf: file -> HF).
+static void qk_reorder_entry(const lora_entry *e, float *x, int64_t hd, int to_hf) {
+    int64_t rows = e->ndim == 2 ? e->shape[0] : 1, cols = e->ndim == 2 ? e->shape[1] : e->shape[0];
+    qk_reorder_f32(x, rows, cols, e->qk == 2, hd, to_hf);
+}
+
+static float *qk_copy(const lora_entry *e, int64_t hd, int to_hf) {
+    size_t n = (size_t)(e->shape[0] * (e->ndim == 2 ? e->shape[1] : 1));
+    float *c = xmalloc(n * sizeof(float));
+    memcpy(c, e->data, n * sizeof(float));
+    qk_reorder_entry(e, c, hd, to_hf);
+    return c;
+}
+
 int lora_save(const lora_set *s, const model *m, const char *path) {
     lora_entry *e;
     int64_t n = lora_entries(s, &e);
     fill_norm_shapes(s, m, e, n);
     st_tensor_spec *specs = xcalloc((size_t)n, sizeof *specs);
     const void **data = xcalloc((size_t)n, sizeof *data);
+    float **copies = xcalloc((size_t)n, sizeof *copies);
     for (int64_t i = 0; i < n; i++) {
         specs[i] = (st_tensor_spec){e[i].name, DTYPE_F32, e[i].ndim, {e[i].shape[0], e[i].shape[1]}};
         data[i] = e[i].data;
+        if (e[i].qk && m->cfg.qk_permuted) { // files keep HF's q/k order whatever the base's
+            copies[i] = qk_copy(&e[i], m->cfg.head_dim, 1);
+            data[i] = copies[i];
+        }
     }
     st_meta meta[] = {{"format", "mlx"}};
     int rc = st_write_file(path, specs, data, n, meta, 1);
+    for (int64_t i = 0; i < n; i++) free(copies[i]);
+    free(copies);
     free(specs);
     free(data);
     free(e);
@@ -285,10 +311,11 @@ int lora_load_into(lora_set *s, const model *m, const char *path) {
                          shape_str(got, sizeof got, v->ndim, v->shape), shape_str(want, sizeof want, nd, e[i].shape));
         } else if (v->type != DTYPE_F32 && v->type != DTYPE_BF16 && v->type != DTYPE_F16) {
             rc = err_set("%s: tensor '%s' has dtype %s, expected F32/BF16/F16", path, e[i].name, dtype_name(v->type));
-        } else if (nd == 2) {
-            for (int64_t r = 0; r < v->shape[0]; r++) tensor_row_f32(e[i].data + r * v->shape[1], v, r);
         } else {
-            tensor_to_f32(e[i].data, v);
+            if (nd == 2)
+                for (int64_t r = 0; r < v->shape[0]; r++) tensor_row_f32(e[i].data + r * v->shape[1], v, r);
+            else tensor_to_f32(e[i].data, v);
+            if (e[i].qk && m->cfg.qk_permuted) qk_reorder_entry(&e[i], e[i].data, m->cfg.head_dim, 0);
         }
     }
     if (rc == 0 && n != f.n_tensors) {
@@ -310,70 +337,57 @@ int lora_load_into(lora_set *s, const model *m, const char *path) {
 
 int lora_load_dir(lora_set *s, const model *m, const char *dir, const char *file) {
     memset(s, 0, sizeof *s);
+    adapter_layout layout;
+    if (adapter_detect(dir, &layout)) return -1;
     char *cfg_path = path_join(dir, "adapter_config.json");
-    json_error_t je;
-    json_t *cfg = json_load_file(cfg_path, 0, &je);
-    int rc = -1;
-    if (!cfg) {
-        if (!file_exists(cfg_path)) err_set("%s: no adapter_config.json (is this an adapter directory?)", dir);
-        else err_set("%s:%d:%d: %s", cfg_path, je.line, je.column, je.text);
-        goto done;
-    }
-    json_t *lp = json_object_get(cfg, "lora_parameters");
+    json_t *cfg = layout == ADAPTER_MLX ? json_load_file(cfg_path, 0, NULL) : NULL;
     const char *ft = json_string_value(json_object_get(cfg, "fine_tune_type"));
-    json_t *nl = json_object_get(cfg, "num_layers");
-    int is_full = ft && strcmp(ft, "full") == 0;
-    if ((!is_full && !json_is_object(lp)) || !json_is_integer(nl)) {
-        err_set("%s: needs 'num_layers' and 'lora_parameters' (mlx-lm adapter_config.json)", cfg_path);
-        goto done;
-    }
-    if (ft && strcmp(ft, "lora") && strcmp(ft, "dora") && strcmp(ft, "full")) {
-        err_set("%s: unknown fine_tune_type '%s' (lora, dora or full)", cfg_path, ft);
-        goto done;
-    }
-    if (ft && strcmp(ft, "full") == 0) {
-        if (lora_init_full(s, m, json_integer_value(nl))) {
-            err_prefix("%s", cfg_path);
-            goto done;
+    int rc = -1;
+    if (ft && strcmp(ft, "full") == 0) { // fine-tuned weights of the last blocks, mlx-lm's layout
+        json_t *nl = json_object_get(cfg, "num_layers");
+        if (!json_is_integer(nl)) err_set("%s: needs 'num_layers' (mlx-lm adapter_config.json)", cfg_path);
+        else if (lora_init_full(s, m, json_integer_value(nl))) err_prefix("%s", cfg_path);
+        else {
+            char *wpath = path_join(dir, file ? file : "adapters.safetensors");
+            rc = lora_load_into(s, m, wpath);
+            free(wpath);
+            if (rc) lora_release(s);
         }
-        char *wpath = path_join(dir, file ? file : "adapters.safetensors");
-        rc = lora_load_into(s, m, wpath);
-        free(wpath);
-        if (rc) lora_release(s);
-        goto done;
-    }
-    int64_t rank = json_integer_value(json_object_get(lp, "rank"));
-    double scale = json_number_value(json_object_get(lp, "scale"));
-    uint32_t mask = (1u << PROJ_COUNT) - 1;
-    json_t *keys = json_object_get(lp, "keys");
-    if (json_is_array(keys) && json_array_size(keys)) {
-        const char *names[64];
-        int n = 0;
-        size_t i;
-        json_t *k;
-        json_array_foreach(keys, i, k) if (n < 64 && json_is_string(k)) names[n++] = json_string_value(k);
-        if (lora_targets_from_names(names, n, &mask)) {
-            err_prefix("%s", cfg_path);
-            goto done;
+    } else {
+        adapter a;
+        if (adapter_read(&a, dir, file) == 0) {
+            rc = adapter_to_lora(&a, m, s);
+            adapter_release(&a);
         }
     }
-    int dora = ft && strcmp(ft, "dora") == 0;
-    if (lora_init(s, m, json_integer_value(nl), mask, rank, (float)scale, 0, dora, 0)) {
-        err_prefix("%s", cfg_path);
-        goto done;
-    }
-    char *wpath = path_join(dir, file ? file : "adapters.safetensors");
-    rc = lora_load_into(s, m, wpath);
-    free(wpath);
-    if (rc == 0) lora_refresh(s, m);
-    else lora_release(s);
-done:
     json_decref(cfg);
     free(cfg_path);
     return rc;
 }
 
 // ---- inference ----
+static void adapter_hook(void *ctx, int64_t layer, proj_kind p, float *y, const float *x, int64_t T, const float *bias) {
+    const lora_set *s = ctx;
+    const lora_module *mod = lora_get(s, layer, p);
+    if (mod) lora_apply(mod, s, y, x, T, bias);
+}
+
+void lora_attach(const lora_set *s, infer_state *st) {
+    st->adapter = s ? adapter_hook : NULL;
+    st->adapter_ctx = (void *)s;
+    if (!s || !s->full) return;
+    // fully fine-tuned blocks also bring their own norm weights
+    const model_config *c = &st->m->cfg;
+    for (int64_t l = s->first_layer; l < c->n_layers; l++) {
+        const lora_norms *N = &s->norms[l - s->first_layer];
+        layer_small *S = &st->small[l];
+        float *dst[4] = {S->attn_norm, S->mlp_norm, S->q_norm, S->k_norm};
+        int64_t len[4] = {c->hidden_size, c->hidden_size, c->head_dim, c->head_dim};
+        for (int k = 0; k < 4; k++)
+            if (dst[k] && N->w[k]) memcpy(dst[k], N->w[k], (size_t)len[k] * sizeof(float));
+    }
+}
+
 void lora_apply(const lora_module *mod, const lora_set *s, float *y, const float *x, int64_t T, const float *bias) {
     if (s->full) { // the trained weight replaces the base one: recompute y
         matmul_forward(y, x, &mod->Wv, mod->b, T);

@@ -12,6 +12,7 @@
 #ifndef LORAC_LORA_H
 #define LORAC_LORA_H
 
+#include "../model/forward.h"
 #include "../model/model.h"
 
 // Targets are the block's projections (model.h proj_kind, names proj_names).
@@ -65,12 +66,17 @@ int lora_targets_from_names(const char *const *names, int n, uint32_t *mask);
 // ---- files (mlx-lm layout) ----
 // Write params as adapters.safetensors: model.layers.N.<target>.lora_a (in, r),
 // .lora_b (r, out), DoRA .m (out); full fine-tuning: the blocks' own tensor names
-// (model.layers.N.self_attn.q_proj.weight, ...). Atomic.
+// (model.layers.N.self_attn.q_proj.weight, ...). Atomic. Files always hold HF's
+// q/k row order: for a GGUF llama base (cfg.qk_permuted) q/k outputs are
+// reordered on save and back on load, so adapters move between a model's GGUF
+// and HF forms.
 int lora_save(const lora_set *s, const model *m, const char *path);
 // Load an adapters.safetensors into s (shapes must match s exactly).
 int lora_load_into(lora_set *s, const model *m, const char *path);
-// Read adapter_config.json from dir and the weights next to it (adapters.safetensors
-// or the file named) into a new set for model m (for --adapter-path).
+// Read an adapter directory in either layout (adapter_io.h: mlx-lm's
+// adapters.safetensors, PEFT's adapter_model.safetensors, or the file named, with
+// adapter_config.json) into a new set for model m (for --adapter-path); checks
+// layers and shapes against m.
 int lora_load_dir(lora_set *s, const model *m, const char *dir, const char *file);
 
 // ---- inference ----
@@ -78,5 +84,9 @@ int lora_load_dir(lora_set *s, const model *m, const char *dir, const char *file
 // already holds x·Wᵀ (+ bias): for DoRA y is rescaled by m / wnorm; for full
 // fine-tuning y is recomputed with the trained weight. No dropout.
 void lora_apply(const lora_module *mod, const lora_set *s, float *y, const float *x, int64_t T, const float *bias);
+// Make st (after infer_init, on the model s was built for) apply s unfused in
+// every forward (NULL: the base model); full fine-tuning also swaps in the
+// trained norm weights. s must outlive st's use.
+void lora_attach(const lora_set *s, infer_state *st);
 
 #endif
