@@ -15,6 +15,8 @@ const cli_command commands[] = {
     CMD_CHAT,
     CMD_PERPLEXITY,
     CMD_LORA,
+    CMD_AUDIT,
+    CMD_DATA,
 };
 const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
