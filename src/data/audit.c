@@ -1,9 +1,8 @@
 // audit.c — lorac audit: every example of a JSONL file assigned to a category by
 // the rules, with the terms that decided it; counts, shares, value tiers,
 // on-topic share and replacement candidates; the human table.
-#include "rules_internal.h"
+#include "data_internal.h"
 
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +15,7 @@ typedef struct {
     const char *at;      // first occurrence (in the question or the answer)
     int len;
     int q, a;            // matches in the question and in the answer
+    int order;           // first seen: question before answer, then by position
 } term_hit;
 
 typedef struct {
@@ -49,7 +49,8 @@ static void add_term(cat_hits *h, const char *s, size_t n, int in_q) {
             return;
         }
     if (h->n_terms == MAX_TERMS) return; // counted in hq/ha, not listed
-    h->terms[h->n_terms++] = (term_hit){k, s, (int)n, in_q, !in_q};
+    h->terms[h->n_terms] = (term_hit){k, s, (int)n, in_q, !in_q, h->n_terms};
+    h->n_terms++;
 }
 
 static void scan(const rule_category *c, pcre2_match_data *md, const char *text, int in_q, cat_hits *h) {
@@ -90,7 +91,7 @@ static int cmp_terms(const void *x, const void *y) {
     const term_hit *a = x, *b = y;
     int na = a->q + a->a, nb = b->q + b->a;
     if (na != nb) return nb - na;
-    return (a->at > b->at) - (a->at < b->at);
+    return a->order - b->order;
 }
 
 // ---- classification ----
@@ -176,8 +177,7 @@ int audit_run(const audit_options *o, json_t **report) {
     audit_result *res = xcalloc((size_t)N, sizeof *res);
     example_text *txt = xcalloc((size_t)N, sizeof *txt);
     int failed = 0;
-    int threads = o->threads > 0 ? o->threads : omp_get_max_threads();
-#pragma omp parallel for schedule(dynamic, 16) num_threads(threads)
+#pragma omp parallel for schedule(dynamic, 16)
     for (int64_t i = 0; i < N; i++) {
         example_text_init(&txt[i], &ds.recs[i]);
         if (audit_classify(r, txt[i].question, txt[i].answer, &res[i])) failed = 1;
@@ -303,7 +303,7 @@ static void print_terms(FILE *f, json_t *ev, const char *cat, int max) {
 
 void audit_print(FILE *f, const json_t *rep, int show) {
     int64_t N = json_integer_value(json_object_get(rep, "total_examples"));
-    fprintf(f, "audit of %s: %lld examples\nrules: %s (strategy: %s)\n\n", json_string_value(json_object_get(rep, "data")),
+    fprintf(f, "audit of %s: %lld examples\nrules: %s; strategy: %s\n\n", json_string_value(json_object_get(rep, "data")),
             (long long)N, json_string_value(json_object_get(rep, "rules")), json_string_value(json_object_get(rep, "strategy")));
     fprintf(f, "%-22s %-11s %-8s %6s %7s\n", "category", "value", "keep", "count", "share");
     size_t i;

@@ -13,7 +13,8 @@
 // "summary" object holds the few keys a caller needs (documented per function).
 //
 // Ownership: reports are new references the caller decrefs; rules and
-// signatures are owned by their handles (x_free / x_release).
+// signatures are owned by their handles (x_free / x_release). Work runs on
+// OpenMP's threads (omp_set_num_threads to limit them).
 #ifndef LORAC_DATA_H
 #define LORAC_DATA_H
 
@@ -41,6 +42,8 @@ size_t text_shingles(const char *text, int k, uint64_t **out);
 // Hash of the word sequence: equal for texts that differ only in case, spacing
 // and punctuation. *n_words (may be NULL) receives the word count.
 uint64_t text_words_hash(const char *text, size_t *n_words);
+// Both from one pass over the words: returns the shingle count (*shingles may be NULL).
+size_t text_features(const char *text, int k, uint64_t *seq_hash, size_t *n_words, uint64_t **shingles);
 // Jaccard similarity |A∩B| / |A∪B| of two sorted unique hash sets (1 when both empty).
 double jaccard(const uint64_t *a, size_t na, const uint64_t *b, size_t nb);
 
@@ -69,7 +72,8 @@ typedef struct {
 } dup_pair;
 
 // Every pair of items that are duplicates at threshold (0.5..1). Identical
-// items form a star around the first (pairs first-other, not all pairs);
+// items form a star around the first (pairs first-other, not all pairs), and so
+// do more than 64 items sharing an identical question, answer or LSH bucket;
 // near pairs come from MinHash LSH (128 permutations, bands chosen so a pair
 // at the threshold is a candidate with probability >= 0.999) and are verified
 // exactly: q_sim is exact, a_sim is exact at or near the threshold and the
@@ -107,7 +111,6 @@ const char *audit_category_name(const audit_rules *r, int c); // c == count: the
 typedef struct {
     const char *data;   // FILE.jsonl, or a DIR holding train.jsonl
     const char *rules;  // YAML path or built-in name; NULL = "insulin"
-    int threads;        // 0 = OpenMP default
 } audit_options;
 
 // Report keys: data, rules, strategy, total_examples, category_counts {name: n},
@@ -134,7 +137,6 @@ typedef struct {
     double threshold;           // near-duplicate Jaccard threshold; 0 = 0.7
     const json_t *template_args; // extra chat-template variables (may be NULL)
     const char *lengths_tsv;    // write per-example token counts here (may be NULL)
-    int threads;                // 0 = OpenMP default
 } data_check_options;
 
 // Report keys: data, files [{name, path, lines, examples, errors, warnings, formats}],

@@ -6,7 +6,7 @@
 // most of its words but few of its 3-word shingles); answers as word 3-shingle
 // sets (an answer with minor edits keeps most of its shingles, two answers on the
 // same topic share almost none).
-#include "data.h"
+#include "data_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -25,13 +25,9 @@ typedef struct {
     size_t nq, na;
 } feat;
 
-// ---- candidate pairs ----
+// ---- candidate pairs: a << 32 | b, a < b ----
 typedef struct {
-    int64_t a, b;
-} ipair;
-
-typedef struct {
-    ipair *v;
+    uint64_t *v;
     int64_t n, cap;
 } pairvec;
 
@@ -42,13 +38,7 @@ static void pv_push(pairvec *p, int64_t a, int64_t b) {
         a = b, b = t;
     }
     if (p->n == p->cap) p->v = xrealloc(p->v, (size_t)(p->cap = p->cap ? 2 * p->cap : 256) * sizeof *p->v);
-    p->v[p->n++] = (ipair){a, b};
-}
-
-static int cmp_ipair(const void *x, const void *y) {
-    const ipair *a = x, *b = y;
-    if (a->a != b->a) return a->a < b->a ? -1 : 1;
-    return (a->b > b->b) - (a->b < b->b);
+    p->v[p->n++] = (uint64_t)a << 32 | (uint64_t)b;
 }
 
 static int cmp_dup_pair(const void *x, const void *y) {
@@ -68,22 +58,37 @@ static int cmp_keyed(const void *x, const void *y) {
     return (a->i > b->i) - (a->i < b->i);
 }
 
+// Items keyed for grouping: the key's high bits with the item index in the low
+// `ibits` bits. Keys that agree in their high bits land in one run: at worst an
+// extra candidate, which verification drops.
+typedef struct {
+    uint64_t *v;
+    int64_t n;
+    int ibits;
+} keyset;
+
+static inline void ks_add(keyset *k, uint64_t key, int64_t i) {
+    k->v[k->n++] = (key & ~((1ull << k->ibits) - 1)) | (uint64_t)i;
+}
+
 // Pairs within each run of equal keys: every pair for runs up to RUN_ALL, a star
 // around the run's first item beyond that (the run stays connected).
 #define RUN_ALL 64
-static void pairs_in_runs(keyed *k, int64_t n, pairvec *out) {
-    qsort(k, (size_t)n, sizeof *k, cmp_keyed);
-    for (int64_t s = 0; s < n;) {
+static void pairs_in_runs(keyset *k, pairvec *out) {
+    sort_u64(k->v, (size_t)k->n);
+    uint64_t imask = (1ull << k->ibits) - 1;
+    for (int64_t s = 0; s < k->n;) {
         int64_t e = s + 1;
-        while (e < n && k[e].key == k[s].key) e++;
+        while (e < k->n && (k->v[e] & ~imask) == (k->v[s] & ~imask)) e++;
         if (e - s <= RUN_ALL) {
             for (int64_t x = s; x < e; x++)
-                for (int64_t y = x + 1; y < e; y++) pv_push(out, k[x].i, k[y].i);
+                for (int64_t y = x + 1; y < e; y++) pv_push(out, (int64_t)(k->v[x] & imask), (int64_t)(k->v[y] & imask));
         } else {
-            for (int64_t x = s + 1; x < e; x++) pv_push(out, k[s].i, k[x].i);
+            for (int64_t x = s + 1; x < e; x++) pv_push(out, (int64_t)(k->v[s] & imask), (int64_t)(k->v[x] & imask));
         }
         s = e;
     }
+    k->n = 0;
 }
 
 // Rows per band: the most (fewest candidates) that still make a pair at the
@@ -98,7 +103,7 @@ static int lsh_rows(double t) {
 
 // LSH candidates among reps for one set per item (sel: 0 question, 1 answer).
 // sigs (nr x MINHASH_PERM) receives the signatures, has[i] whether rep i has a set.
-static void lsh_candidates(const feat *f, const int64_t *reps, int64_t nr, int sel, double t, pairvec *out,
+static void lsh_candidates(const feat *f, const int64_t *reps, int64_t nr, int sel, double t, int ibits, pairvec *out,
                            uint64_t *sigs, char *has) {
     int r = lsh_rows(t), bands = MINHASH_PERM / r;
 #pragma omp parallel for schedule(dynamic, 64)
@@ -110,19 +115,18 @@ static void lsh_candidates(const feat *f, const int64_t *reps, int64_t nr, int s
         has[i] = 1;
         minhash_sign(set, n, sigs + (size_t)i * MINHASH_PERM);
     }
-    keyed *k = xmalloc((size_t)nr * sizeof *k);
+    keyset k = {xmalloc((size_t)(nr ? nr : 1) * sizeof *k.v), 0, ibits};
     for (int b = 0; b < bands; b++) {
-        int64_t m = 0;
         for (int64_t i = 0; i < nr; i++) {
             if (!has[i]) continue;
             const uint64_t *s = sigs + (size_t)i * MINHASH_PERM + (size_t)b * r;
             uint64_t h = (uint64_t)b * 0x9e3779b97f4a7c15ull;
             for (int j = 0; j < r; j++) h = (h ^ s[j]) * 0xff51afd7ed558ccdull + (uint64_t)j;
-            k[m++] = (keyed){h, reps[i]};
+            ks_add(&k, h, reps[i]);
         }
-        pairs_in_runs(k, m, out);
+        pairs_in_runs(&k, out);
     }
-    free(k);
+    free(k.v);
 }
 
 // The share of equal signature entries: an unbiased estimate of the Jaccard similarity.
@@ -138,13 +142,14 @@ int dedupe_find(const dup_item *items, int64_t n, double t, dup_pair **pairs, in
     *pairs = NULL;
     *n_pairs = 0;
     if (!(t >= 0.5 && t <= 1)) return err_set("near-duplicate threshold %g: expected a value in [0.5, 1]", t);
+    if (n >= (1ll << 31)) return err_set("%lld examples: duplicate search handles at most 2^31", (long long)n);
+    int ibits = 1;
+    while ((1ll << ibits) < n) ibits++;
     feat *f = xcalloc((size_t)(n ? n : 1), sizeof *f);
 #pragma omp parallel for schedule(dynamic, 32)
     for (int64_t i = 0; i < n; i++) {
-        f[i].qhash = text_words_hash(items[i].question, &f[i].qwords);
-        f[i].ahash = text_words_hash(items[i].answer, NULL);
-        f[i].nq = text_shingles(items[i].question, 1, &f[i].qset);
-        f[i].na = text_shingles(items[i].answer, 3, &f[i].aset);
+        f[i].nq = text_features(items[i].question, 1, &f[i].qhash, &f[i].qwords, &f[i].qset);
+        f[i].na = text_features(items[i].answer, 3, &f[i].ahash, NULL, &f[i].aset);
     }
     // exact groups: the same question and answer; the first item represents the group
     keyed *k = xmalloc((size_t)(n ? n : 1) * sizeof *k);
@@ -171,36 +176,39 @@ int dedupe_find(const dup_item *items, int64_t n, double t, dup_pair **pairs, in
         s = e;
     }
     // candidates among representatives: the same question, the same answer, LSH
-    pairvec cand = {0};
-    int64_t m = 0;
-    for (int64_t i = 0; i < nr; i++)
-        if (f[reps[i]].qwords) k[m++] = (keyed){f[reps[i]].qhash, reps[i]};
-    pairs_in_runs(k, m, &cand);
-    for (int64_t i = 0; i < nr; i++) k[i] = (keyed){f[reps[i]].ahash, reps[i]};
-    pairs_in_runs(k, nr, &cand);
     free(k);
+    pairvec cand = {0};
+    keyset ks = {xmalloc((size_t)(nr ? nr : 1) * sizeof *ks.v), 0, ibits};
+    for (int64_t i = 0; i < nr; i++)
+        if (f[reps[i]].qwords) ks_add(&ks, f[reps[i]].qhash, reps[i]);
+    pairs_in_runs(&ks, &cand);
+    for (int64_t i = 0; i < nr; i++) ks_add(&ks, f[reps[i]].ahash, reps[i]);
+    pairs_in_runs(&ks, &cand);
+    free(ks.v);
     uint64_t *sigs = xmalloc((size_t)(nr ? nr : 1) * MINHASH_PERM * sizeof *sigs);
     char *has = xcalloc((size_t)(nr ? nr : 1), 1);
-    lsh_candidates(f, reps, nr, 0, t, &cand, sigs, has);
+    lsh_candidates(f, reps, nr, 0, t, ibits, &cand, sigs, has);
     memset(has, 0, (size_t)nr);
-    lsh_candidates(f, reps, nr, 1, t, &cand, sigs, has); // sigs now hold the answers'
+    lsh_candidates(f, reps, nr, 1, t, ibits, &cand, sigs, has); // sigs now hold the answers'
     int64_t *rep_index = xmalloc((size_t)(n ? n : 1) * sizeof *rep_index); // item -> its row in sigs
     for (int64_t i = 0; i < nr; i++) rep_index[reps[i]] = i;
-    if (cand.n) qsort(cand.v, (size_t)cand.n, sizeof *cand.v, cmp_ipair);
+    sort_u64(cand.v, (size_t)cand.n);
     int64_t u = 0;
     for (int64_t i = 0; i < cand.n; i++)
-        if (u == 0 || cand.v[i].a != cand.v[u - 1].a || cand.v[i].b != cand.v[u - 1].b) cand.v[u++] = cand.v[i];
+        if (u == 0 || cand.v[i] != cand.v[u - 1]) cand.v[u++] = cand.v[i];
+#define PAIR_A(i) ((int64_t)(cand.v[i] >> 32))
+#define PAIR_B(i) ((int64_t)(cand.v[i] & 0xFFFFFFFFu))
     // verify each candidate exactly
     signed char *kind = xmalloc((size_t)(u ? u : 1));
     double *qs = xmalloc((size_t)(u ? u : 1) * sizeof *qs), *as = xmalloc((size_t)(u ? u : 1) * sizeof *as);
 #pragma omp parallel for schedule(dynamic, 256)
     for (int64_t i = 0; i < u; i++) {
-        const feat *x = &f[cand.v[i].a], *y = &f[cand.v[i].b];
+        const feat *x = &f[PAIR_A(i)], *y = &f[PAIR_B(i)];
         int both_q = x->qwords && y->qwords;
         double q = both_q ? (x->qhash == y->qhash ? 1.0 : jaccard(x->qset, x->nq, y->qset, y->nq)) : 0;
         // the exact answer similarity where it can decide the kind; far below the
         // threshold (> 4 standard deviations of the estimate) the MinHash estimate
-        int64_t ra = rep_index[cand.v[i].a], rb = rep_index[cand.v[i].b];
+        int64_t ra = rep_index[PAIR_A(i)], rb = rep_index[PAIR_B(i)];
         double a = x->ahash == y->ahash ? 1.0 : -1;
         if (a < 0 && has[ra] && has[rb]) {
             double est = minhash_estimate(sigs + (size_t)ra * MINHASH_PERM, sigs + (size_t)rb * MINHASH_PERM);
@@ -222,7 +230,7 @@ int dedupe_find(const dup_item *items, int64_t n, double t, dup_pair **pairs, in
     // that sit in another file than the other group's representative
     for (int64_t i = 0; i < u; i++) {
         if (kind[i] < 0) continue;
-        int64_t ra = cand.v[i].a, rb = cand.v[i].b;
+        int64_t ra = PAIR_A(i), rb = PAIR_B(i);
         EMIT(ra, rb, (dup_kind)kind[i], qs[i], as[i]);
         for (int side = 0; side < 2; side++) {
             int64_t r = side ? rb : ra, other = side ? ra : rb;
@@ -233,6 +241,8 @@ int dedupe_find(const dup_item *items, int64_t n, double t, dup_pair **pairs, in
         }
     }
 #undef EMIT
+#undef PAIR_A
+#undef PAIR_B
     free(mstart);
     free(members);
     // sort and drop repeats (a member pair may equal another emitted pair)

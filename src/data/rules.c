@@ -7,7 +7,7 @@
 //   categories:  [{name, description, value, keep, on_topic, patterns,
 //                  question_weight, answer_weight, min_hits, whole_word}, ...]
 //   uncategorized: {name, description, value, keep}
-#include "rules_internal.h"
+#include "data_internal.h"
 
 #include "../io/yaml.h"
 

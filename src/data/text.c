@@ -1,6 +1,6 @@
 // text.c — an example as question and answer, its words, word shingles, and
 // MinHash signatures: what the audit reads and what duplicate detection compares.
-#include "data.h"
+#include "data_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -92,25 +92,23 @@ static size_t text_words(const char *text, uint64_t **out) {
     int in_word = 0;
     while (i <= len) {
         int is_word = 0;
-        utf8proc_int32_t cp = 0;
         size_t step = 1;
-        if (i < len) {
-            if (s[i] < 0x80) {
-                cp = s[i];
-                is_word = (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= '0' && cp <= '9');
-                if (cp >= 'A' && cp <= 'Z') cp += 32;
-            } else {
-                utf8proc_ssize_t k = utf8proc_iterate(s + i, (utf8proc_ssize_t)(len - i), &cp);
-                if (k <= 0) cp = 0xFFFD, k = 1; // invalid byte: a separator
-                step = (size_t)k;
-                is_word = word_cp(cp);
-                if (is_word) cp = utf8proc_tolower(cp);
-            }
+        uint8_t buf[4];
+        utf8proc_ssize_t nb = 1;
+        if (i < len && s[i] < 0x80) {
+            uint8_t c = s[i];
+            is_word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+            buf[0] = (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
+        } else if (i < len) {
+            utf8proc_int32_t cp;
+            utf8proc_ssize_t k = utf8proc_iterate(s + i, (utf8proc_ssize_t)(len - i), &cp);
+            if (k <= 0) cp = 0xFFFD, k = 1; // invalid byte: a separator
+            step = (size_t)k;
+            is_word = word_cp(cp);
+            if (is_word) nb = utf8proc_encode_char(utf8proc_tolower(cp), buf);
         }
         if (is_word) {
             if (!in_word) h = 0xcbf29ce484222325ull, in_word = 1;
-            uint8_t buf[4];
-            utf8proc_ssize_t nb = utf8proc_encode_char(cp, buf);
             for (utf8proc_ssize_t b = 0; b < nb; b++) h = (h ^ buf[b]) * 0x100000001b3ull;
         } else if (in_word) {
             if (n == cap) w = xrealloc(w, (cap *= 2) * sizeof *w);
@@ -123,47 +121,68 @@ static size_t text_words(const char *text, uint64_t **out) {
     return n;
 }
 
-static int cmp_u64(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
+void sort_u64(uint64_t *v, size_t n) {
+    if (n < 2) return;
+    uint64_t small[512], *tmp = n <= 512 ? small : xmalloc(n * sizeof *tmp), *src = v, *dst = tmp;
+    for (int shift = 0; shift < 64; shift += 8) {
+        size_t cnt[257] = {0};
+        for (size_t i = 0; i < n; i++) cnt[((src[i] >> shift) & 0xFF) + 1]++;
+        if (cnt[((src[0] >> shift) & 0xFF) + 1] == n) continue;
+        for (int d = 0; d < 256; d++) cnt[d + 1] += cnt[d];
+        for (size_t i = 0; i < n; i++) dst[cnt[(src[i] >> shift) & 0xFF]++] = src[i];
+        uint64_t *t = src;
+        src = dst, dst = t;
+    }
+    if (src != v) memcpy(v, src, n * sizeof *v);
+    if (tmp != small) free(tmp);
 }
 
 static size_t sort_unique(uint64_t *v, size_t n) {
     if (n < 2) return n;
-    qsort(v, n, sizeof *v, cmp_u64);
+    sort_u64(v, n);
     size_t m = 1;
     for (size_t i = 1; i < n; i++)
         if (v[i] != v[m - 1]) v[m++] = v[i];
     return m;
 }
 
-size_t text_shingles(const char *text, int k, uint64_t **out) {
-    uint64_t *w;
-    size_t n = text_words(text, &w);
-    if (n == 0) {
-        *out = w;
-        return 0;
-    }
-    size_t m = n >= (size_t)k ? n - (size_t)k + 1 : 1;
-    size_t span = n >= (size_t)k ? (size_t)k : n;
-    uint64_t *sh = xmalloc(m * sizeof *sh);
-    for (size_t i = 0; i < m; i++) {
-        uint64_t h = 0x9e3779b97f4a7c15ull;
-        for (size_t j = 0; j < span; j++) h = mix64(h ^ w[i + j]) + j;
-        sh[i] = h;
-    }
-    free(w);
-    *out = sh;
-    return sort_unique(sh, m);
-}
-
-uint64_t text_words_hash(const char *text, size_t *n_words) {
+size_t text_features(const char *text, int k, uint64_t *seq_hash, size_t *n_words, uint64_t **shingles) {
     uint64_t *w;
     size_t n = text_words(text, &w);
     uint64_t h = 0x2545f4914f6cdd1dull;
     for (size_t i = 0; i < n; i++) h = mix64(h ^ w[i]) + i;
-    free(w);
+    if (seq_hash) *seq_hash = h;
     if (n_words) *n_words = n;
+    if (!shingles) {
+        free(w);
+        return 0;
+    }
+    if (n == 0) {
+        *shingles = w;
+        return 0;
+    }
+    size_t m = n >= (size_t)k ? n - (size_t)k + 1 : 1;
+    size_t span = n >= (size_t)k ? (size_t)k : n;
+    if (span == 1) { // word sets: hash in place
+        *shingles = w;
+        return sort_unique(w, n);
+    }
+    uint64_t *sh = xmalloc(m * sizeof *sh);
+    for (size_t i = 0; i < m; i++) {
+        uint64_t x = 0x9e3779b97f4a7c15ull;
+        for (size_t j = 0; j < span; j++) x = mix64(x ^ w[i + j]) + j;
+        sh[i] = x;
+    }
+    free(w);
+    *shingles = sh;
+    return sort_unique(sh, m);
+}
+
+size_t text_shingles(const char *text, int k, uint64_t **out) { return text_features(text, k, NULL, NULL, out); }
+
+uint64_t text_words_hash(const char *text, size_t *n_words) {
+    uint64_t h;
+    text_features(text, 1, &h, n_words, NULL);
     return h;
 }
 

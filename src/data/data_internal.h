@@ -1,7 +1,8 @@
-// rules_internal.h — the compiled form of an audit rules file, shared by
-// rules.c (which builds it) and audit.c (which classifies with it).
-#ifndef LORAC_RULES_INTERNAL_H
-#define LORAC_RULES_INTERNAL_H
+// data_internal.h — what the data module's files share and nobody else needs:
+// the compiled form of an audit rules file (built by rules.c, used by audit.c)
+// and a sort for 64-bit hashes.
+#ifndef LORAC_DATA_INTERNAL_H
+#define LORAC_DATA_INTERNAL_H
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "data.h"
@@ -35,5 +36,8 @@ struct audit_rules {
     int n_cats;
     rules_strategy strategy;
 };
+
+// Sort ascending (LSD radix, 8 bits a pass; a digit all values share is skipped).
+void sort_u64(uint64_t *v, size_t n);
 
 #endif
