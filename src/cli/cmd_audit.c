@@ -45,9 +45,7 @@ int cmd_audit(int argc, char **argv) {
         goto done;
     }
     if (cli_has(&a, "--json")) {
-        char *s = json_dumps(rep, JSON_INDENT(2));
-        printf("%s\n", s);
-        free(s);
+        data_print_json(stdout, rep);
     } else {
         audit_print(stdout, rep, (int)show);
     }

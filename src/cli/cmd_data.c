@@ -82,9 +82,7 @@ static int data_check(int argc, char **argv) {
         goto done;
     }
     if (cli_has(&a, "--json")) {
-        char *s = json_dumps(rep, JSON_INDENT(2));
-        printf("%s\n", s);
-        free(s);
+        data_print_json(stdout, rep);
     } else {
         data_check_print(stdout, rep);
     }
@@ -173,9 +171,7 @@ static int data_split(int argc, char **argv) {
         goto done;
     }
     if (cli_has(&a, "--json")) {
-        char *s = json_dumps(rep, JSON_INDENT(2));
-        printf("%s\n", s);
-        free(s);
+        data_print_json(stdout, rep);
     } else {
         json_t *files = json_object_get(rep, "files");
         printf("split %s (%lld examples, seed %lld)", o.input, (long long)json_integer_value(json_object_get(rep, "examples")),

@@ -154,8 +154,10 @@ typedef struct {
 int data_check_run(const data_check_options *o, json_t **report);
 void data_check_print(FILE *f, const json_t *report);
 
-// Write a report as indented JSON (with a final newline) to path, atomically.
+// Write a report as indented JSON (with a final newline) to path, atomically,
+// or to f.
 int data_write_json(const char *path, const json_t *report);
+void data_print_json(FILE *f, const json_t *report);
 
 // ---- lorac data split ----
 typedef struct {

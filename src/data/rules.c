@@ -65,25 +65,26 @@ static int check_keys(const rctx *c, json_t *obj, const char *path, const char *
     return 0;
 }
 
-static int get_number(const rctx *c, json_t *obj, const char *path, const char *key, double lo, double *out) {
+// A number >= lo (whole: an integer) at obj.key; absent leaves *out alone.
+static int get_num(const rctx *c, json_t *obj, const char *path, const char *key, double lo, int whole, double *out) {
     char where[1200], kp[1024];
     json_t *v = json_object_get(obj, key);
     if (!v) return 0;
     snprintf(kp, sizeof kp, "%s.%s", path, key);
-    if (!json_is_number(v) || json_number_value(v) < lo)
-        return err_set("%s: '%s' must be a number >= %g", AT(kp), key, lo);
+    if (!(whole ? json_is_integer(v) : json_is_number(v)) || json_number_value(v) < lo)
+        return err_set("%s: '%s' must be a %s >= %g", AT(kp), key, whole ? "whole number" : "number", lo);
     *out = json_number_value(v);
     return 0;
 }
 
+static int get_number(const rctx *c, json_t *obj, const char *path, const char *key, double lo, double *out) {
+    return get_num(c, obj, path, key, lo, 0, out);
+}
+
 static int get_int(const rctx *c, json_t *obj, const char *path, const char *key, int64_t lo, int64_t *out) {
-    char where[1200], kp[1024];
-    json_t *v = json_object_get(obj, key);
-    if (!v) return 0;
-    snprintf(kp, sizeof kp, "%s.%s", path, key);
-    if (!json_is_integer(v) || json_integer_value(v) < lo)
-        return err_set("%s: '%s' must be a whole number >= %lld", AT(kp), key, (long long)lo);
-    *out = json_integer_value(v);
+    double d = (double)*out;
+    if (get_num(c, obj, path, key, (double)lo, 1, &d)) return -1;
+    *out = (int64_t)d;
     return 0;
 }
 

@@ -68,6 +68,11 @@ int data_write_json(const char *path, const json_t *report) {
     return rc;
 }
 
+void data_print_json(FILE *f, const json_t *report) {
+    json_dumpf(report, f, JSON_INDENT(2));
+    fputc('\n', f);
+}
+
 // ---- words ----
 static inline uint64_t mix64(uint64_t x) { // splitmix64's finalizer
     x ^= x >> 30;

@@ -17,6 +17,9 @@ expect 2 "unknown subcommand 'chek'; did you mean 'check'?" "$LORAC" data chek
 expect 2 "unknown subcommand 'frobnicate'" "$LORAC" data frobnicate
 expect 0 "lorac data check|split" "$LORAC" data --help
 expect 0 "--max-seq-length" "$LORAC" data check --help
+expect 0 "--dedupe" "$LORAC" help data split
+expect 0 "lorac data check|split" "$LORAC" help data
+expect 0 "--rules RULES" "$LORAC" help audit
 expect 2 "--data is required" "$LORAC" data check
 expect 2 "did you mean '--max-seq-length'?" "$LORAC" data check --data "$D" --max-seq-lenght 10
 expect 2 "--max-seq-length must be at least 2" "$LORAC" data check --data "$D" --max-seq-length 1
