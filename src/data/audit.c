@@ -53,18 +53,24 @@ static void add_term(cat_hits *h, const char *s, size_t n, int in_q) {
     h->n_terms++;
 }
 
-static void scan(const rule_category *c, pcre2_match_data *md, const char *text, int in_q, cat_hits *h) {
+static int scan(const rule_category *c, pcre2_match_data *md, const char *text, int in_q, cat_hits *h) {
     size_t len = strlen(text), off = 0;
     while (off < len) {
         // jansson guarantees valid UTF-8, so the per-call UTF check (O(len)) is skipped
         int rc = pcre2_match(c->re, (PCRE2_SPTR)text, len, off, PCRE2_NO_UTF_CHECK, md, NULL);
-        if (rc < 0) break;
+        if (rc == PCRE2_ERROR_NOMATCH) break;
+        if (rc < 0) { // a resource limit: say so rather than count fewer matches
+            PCRE2_UCHAR msg[256];
+            pcre2_get_error_message(rc, msg, sizeof msg);
+            return err_set("category '%s': matching failed: %s", c->name, (const char *)msg);
+        }
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
         add_term(h, text + ov[0], ov[1] - ov[0], in_q);
         in_q ? h->hq++ : h->ha++;
         off = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
         while (off < len && ((unsigned char)text[off] & 0xC0) == 0x80) off++; // stay on a character boundary
     }
+    return 0;
 }
 
 // Lowercased term with runs of whitespace as one space.
@@ -102,8 +108,11 @@ int audit_classify(const audit_rules *r, const char *question, const char *answe
     int n = r->n_cats;
     cat_hits *h = xcalloc((size_t)n, sizeof *h);
     for (int c = 0; c < n; c++) {
-        scan(&r->cats[c], md, question, 1, &h[c]);
-        scan(&r->cats[c], md, answer, 0, &h[c]);
+        if (scan(&r->cats[c], md, question, 1, &h[c]) || scan(&r->cats[c], md, answer, 0, &h[c])) {
+            pcre2_match_data_free(md);
+            free(h);
+            return -1;
+        }
         h[c].score = r->cats[c].q_weight * (double)h[c].hq + r->cats[c].a_weight * (double)h[c].ha;
     }
     pcre2_match_data_free(md);
@@ -176,11 +185,14 @@ int audit_run(const audit_options *o, json_t **report) {
     int nc = r->n_cats;
     audit_result *res = xcalloc((size_t)N, sizeof *res);
     example_text *txt = xcalloc((size_t)N, sizeof *txt);
-    int failed = 0;
+    int64_t failed = 0; // the first failing line
+    char why[512] = "";
 #pragma omp parallel for schedule(dynamic, 16)
     for (int64_t i = 0; i < N; i++) {
         example_text_init(&txt[i], &ds.recs[i]);
-        if (audit_classify(r, txt[i].question, txt[i].answer, &res[i])) failed = 1;
+        if (audit_classify(r, txt[i].question, txt[i].answer, &res[i]))
+#pragma omp critical(audit_failure)
+            if (!failed || ds.recs[i].line < failed) failed = ds.recs[i].line, snprintf(why, sizeof why, "%s", err_msg());
     }
     json_t *rep = NULL;
     if (failed) goto done;
@@ -250,7 +262,7 @@ int audit_run(const audit_options *o, json_t **report) {
     free(count);
     free(tier_count);
 done:
-    if (failed) err_set("%s: classification failed", path);
+    if (failed) err_set("%s:%lld: %s", path, (long long)failed, why);
     for (int64_t i = 0; i < N; i++) audit_result_release(&res[i]), example_text_release(&txt[i]);
     free(res);
     free(txt);

@@ -25,10 +25,12 @@ static int report(vctx *c, ds_level lv, const char *kind, const char *fmt, ...) 
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
     // fmt starts after "path:line" (": ..." or ":col: ...")
-    if (!c->out) return err_set("%s:%lld%s", c->path, (long long)c->line, what);
+    char where[64] = ""; // line 0: the file as a whole
+    if (c->line) snprintf(where, sizeof where, ":%lld", (long long)c->line);
+    if (!c->out) return err_set("%s%s%s", c->path, where, what);
     ds_issues *x = c->out;
     if (x->n == x->cap) x->v = xrealloc(x->v, (size_t)(x->cap = x->cap ? 2 * x->cap : 16) * sizeof *x->v);
-    x->v[x->n++] = (ds_issue){lv, c->line, kind, xasprintf("%s:%lld%s", c->path, (long long)c->line, what)};
+    x->v[x->n++] = (ds_issue){lv, c->line, kind, xasprintf("%s%s%s", c->path, where, what)};
     if (lv == DS_ERROR) x->n_errors++;
     else x->n_warnings++;
     return lv == DS_ERROR ? -1 : 0;
@@ -178,6 +180,7 @@ static int load(dataset *ds, const char *path, ds_issues *out) {
     if (file_read_all(path, &text, &len)) return -1;
     ds->path = xstrdup(path);
     vctx c = {path, 0, out};
+    int64_t errors_before = out ? out->n_errors : 0;
     int64_t cap = 0, mixed = 0, first_mixed = 0;
     int rc = 0;
     if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) {
@@ -220,6 +223,10 @@ static int load(dataset *ds, const char *path, ds_issues *out) {
                (long long)mixed, mixed == 1 ? " is" : "s are", kind_names[ds->recs[0].kind]);
     }
     if (rc == 0 && ds->n == 0 && !out) rc = err_set("%s: no examples", path);
+    if (out && ds->n == 0 && out->n_errors == errors_before) {
+        c.line = 0;
+        report(&c, DS_ERROR, "no_examples", ": no examples (the file is empty or holds only blank lines)");
+    }
     if (rc) dataset_release(ds);
     return rc;
 }

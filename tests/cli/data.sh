@@ -59,6 +59,9 @@ expect 0 '"summary"' "$LORAC" data check --data "$D/train.jsonl" --json
 expect 1 "no such file or directory" "$LORAC" data check --data "$T/nothing"
 mkdir -p "$T/empty"
 expect 1 "no train.jsonl, valid.jsonl or test.jsonl" "$LORAC" data check --data "$T/empty"
+printf '\n\n' > "$T/empty/train.jsonl"
+expect 1 "$T/empty/train.jsonl: no examples (the file is empty or holds only blank lines)" "$LORAC" data check --data "$T/empty"
+rm "$T/empty/train.jsonl"
 expect 1 "$T/nothing" "$LORAC" data check --data "$D" --model "$T/nothing"
 
 # ---- every bad-line kind, each with file:line ----
@@ -131,6 +134,10 @@ expect 1 "no/such.yaml: no such rules file" "$LORAC" audit --data "$D/train.json
 printf 'tiers: {HIGH: high}\ncategories:\n  - name: a\n    value: HIGH\n    keep: keep\n    patterns: ["low[- carb"]\n' > "$T/rules.yaml"
 expect 1 "$T/rules.yaml:6: category 'a': pattern 'low[- carb': missing terminating ]" "$LORAC" audit --data "$D/train.jsonl" --rules "$T/rules.yaml"
 expect 1 "$T/no-dir/audit.json" "$LORAC" audit --data "$D/train.jsonl" --output "$T/no-dir/audit.json"
+# a pattern that backtracks without end is an error, not fewer matches
+printf 'tiers: {HIGH: high}\ncategories:\n  - {name: a, value: HIGH, keep: keep, patterns: [{pattern: "(?:x+x+)+y", whole_word: false}]}\n' > "$T/bt.yaml"
+printf '{"prompt": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxz y", "completion": "x"}\n' > "$T/bt.jsonl"
+expect 1 "$T/bt.jsonl:1: category 'a': matching failed: match limit exceeded" "$LORAC" audit --data "$T/bt.jsonl" --rules "$T/bt.yaml"
 # a prompt/completion file and a text file audit too
 printf '%s\n' '{"prompt": "Does black coffee break a fast?", "completion": "No: black coffee has almost no calories and barely moves insulin, so it does not break a fast."}' \
   '{"text": "Intermittent fasting: eat within a window, then fast until the next one."}' > "$T/mixed.jsonl"
