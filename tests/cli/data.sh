@@ -152,6 +152,11 @@ for line in 1 8 16 28 63 96 141; do
   got=$(awk -F'\t' -v f="$D/train.jsonl" -v l="$line" '$1 == f && $2 == l { print $3 }' "$T/len.tsv")
   [ -n "$want" ] && [ "$want" = "$got" ] && ok || bad "train.jsonl:$line: data check says $got tokens, template+tokenize $want"
 done
+# enough examples for a tokenizer per thread: the same counts as one thread
+for i in 1 2 3 4; do cat "$D/train.jsonl"; done > "$T/many.jsonl"
+"$LORAC" data check --data "$T/many.jsonl" --model "$Q" --lengths "$T/many1.tsv" --threads 1 > /dev/null
+"$LORAC" data check --data "$T/many.jsonl" --model "$Q" --lengths "$T/many2.tsv" --threads 2 > /dev/null
+[ "$(wc -l < "$T/many1.tsv")" -eq 569 ] && cmp -s "$T/many1.tsv" "$T/many2.tsv" && ok || bad "token counts differ between 1 and 2 threads"
 # prompt masking: the target starts after the prefix rendered with the generation prompt
 printf '%s\n' '{"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Does black coffee break a fast?"}, {"role": "assistant", "content": "No. Black coffee has almost no calories."}]}' > "$T/one.jsonl"
 printf '%s\n' '[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Does black coffee break a fast?"}]' > "$T/prefix.json"
