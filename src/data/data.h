@@ -140,13 +140,15 @@ typedef struct {
 } data_check_options;
 
 // Report keys: data, files [{name, path, lines, examples, errors, warnings, formats}],
-// errors [{file, line, kind, message}], warnings [same], warning_counts {kind: n},
+// errors [{file, line, kind, message}], warnings [same], error_counts and
+// warning_counts {kind: n},
 // duplicates {threshold, pairs_found, pairs [{kind, a {file, line}, b {file, line},
 // question_similarity, answer_similarity}]: one per duplicate example b, with its
 // earliest partner a}, leaks [same pair objects, a and b in different files],
 // tokens (with a model) {model, max_seq_length, mask_prompt, files {name: {examples,
-// min, median, p95, max, mean, total, over_max, tokens_dropped, target_tokens,
-// target_share, no_targets}}, all {same}, histogram [{from, to, count}]},
+// min, median, p95, max, mean, total, over_max, tokens_dropped, kept_tokens,
+// target_tokens, target_share, masked_target_tokens, masked_target_share,
+// no_targets}}, all {same}, histogram [{from, to, count}]},
 // summary {examples, errors, warnings, exact_duplicates, near_duplicates,
 // same_questions, leaks, over_max_seq_length, tokens_dropped, ok}.
 // Returns 0 when the check ran (errors in the data are in the report), -1 when it
@@ -170,7 +172,8 @@ typedef struct {
     int force;           // replace existing train/valid/test.jsonl in out
 } data_split_options;
 
-// Report keys: input, out, seed, examples, dropped, clusters_kept_together,
+// Report keys: input, out, seed, valid, test, threshold, examples, kept, dropped
+// [{line, duplicate_of, kind, answer_similarity}], clusters_kept_together,
 // files {train, valid, test: {path, examples}}. Lines are copied byte for byte
 // in input order. -1 with the error set on bad input or options.
 int data_split_run(const data_split_options *o, json_t **report);
