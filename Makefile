@@ -49,6 +49,9 @@ $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
+# the shipped audit rules are linked into the binary (src/data/rules_builtin.c)
+$(BUILD)/obj/data/rules_builtin.o: $(wildcard examples/audit-rules/*.yaml)
+
 $(LIB): $(OBJ)
 	@rm -f $@
 	ar rcs $@ $^

@@ -18,6 +18,8 @@ const cli_command commands[] = {
     CMD_FUSE,
     CMD_CONVERT,
     CMD_ADAPTERS,
+    CMD_AUDIT,
+    CMD_DATA,
 };
 const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

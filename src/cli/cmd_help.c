@@ -17,6 +17,10 @@ int cmd_help(int argc, char **argv) {
             else fprintf(stderr, "lorac help: unknown command '%s'\n", argv[1]);
             return EXIT_USAGE;
         }
+        if (argc >= 3 && cmd->max_pos < 0) { // a subcommand: `lorac help data check`
+            char *sub[] = {argv[1], argv[2], "--help", NULL};
+            return cmd->fn(3, sub);
+        }
         cli_print_help(stdout, cmd);
         return 0;
     }

@@ -149,5 +149,33 @@ extern const cli_opt adapters_cli_opts[];
      "layers_to_transform). --model checks the adapter against the base and gives\n"     \
      "mlx-lm's num_layers when a PEFT adapter lists layers_to_transform.",                \
      adapters_cli_opts, 2, 3}
+int cmd_audit(int argc, char **argv);
+extern const cli_opt audit_opts[];
+#define CMD_AUDIT                                                                          \
+    {"audit", cmd_audit, "assign each example to a category by rules; counts, value tiers, evidence", \
+     "lorac audit --data FILE.jsonl [--rules RULES.yaml] [--output audit.json] [options]",  \
+     "Each category of the rules file has PCRE2 patterns (case-insensitive, whole words\n" \
+     "unless whole_word: false). Its score for an example is question_weight x matches\n" \
+     "in the user turns + answer_weight x matches in the assistant turns; the highest\n"   \
+     "score among categories with min_hits matches wins (ties: the category listed\n"     \
+     "first), else the example is uncategorized. Prints categories with value tier,\n"    \
+     "keep advice, count and share; high/medium/low totals; the on-topic share;\n"        \
+     "replacement candidates with line numbers; and examples with the terms that\n"       \
+     "decided them. Built-in rules: insulin (examples/audit-rules/insulin.yaml).",          \
+     audit_opts, 0, 0}
+
+int cmd_data(int argc, char **argv);
+extern const cli_opt data_opts[];
+#define CMD_DATA                                                                           \
+    {"data", cmd_data, "check training data (errors, duplicates, leaks, token lengths), split it", \
+     "lorac data check|split [options]",                                                   \
+     "lorac data check --data DIR|FILE [--model M] [--max-seq-length N] [--mask-prompt]\n" \
+     "    every line of train/valid/test validated (file:line errors), exact and near-\n" \
+     "    duplicate questions and answers, leaks across files, token lengths after the\n" \
+     "    chat template. Exit 1 on errors.\n"                                              \
+     "lorac data split --input FILE.jsonl --out DIR --valid 0.1 [--test 0.05] --seed 42\n" \
+     "    a deterministic split that keeps duplicates on one side.\n"                     \
+     "'lorac data check --help' and 'lorac data split --help' list their options.",        \
+     data_opts, 0, -1}
 
 #endif

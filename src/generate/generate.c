@@ -86,6 +86,30 @@ fail:
     return -1;
 }
 
+int gen_model_load_text(gen_model *g, const char *spec) {
+    memset(g, 0, sizeof *g);
+    g->end_of_turn = -1;
+    char *jp = path_join(spec, "tokenizer.json");
+    int tok_dir = dir_exists(spec) && file_exists(jp);
+    free(jp);
+    if (tok_dir) {
+        g->m.src = (model_src){MODEL_SRC_HF_DIR, xstrdup(spec)};
+    } else if (file_exists(spec) && !dir_exists(spec) && gguf_is_gguf(spec)) {
+        g->m.src = (model_src){MODEL_SRC_GGUF, xstrdup(spec)};
+    } else if (model_path_resolve(spec, &g->m.src)) {
+        return -1;
+    }
+    int gguf = g->m.src.kind == MODEL_SRC_GGUF;
+    g->tok = gguf ? tok_load_gguf(g->m.src.path) : tok_load_dir(g->m.src.path);
+    if (!g->tok) {
+        gen_model_release(g);
+        return -1;
+    }
+    if (chat_template_load(g->m.src.path, gguf, NULL, 0, &g->tpl) == 0) g->has_template = g->tpl.source != NULL;
+    err_clear();
+    return 0;
+}
+
 // ---- adapters ----
 int gen_model_load_adapter(gen_model *g, const char *dir, const char *file) {
     if (lora_load_dir(&g->lora, &g->m, dir, file)) return -1;

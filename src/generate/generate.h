@@ -33,6 +33,11 @@ typedef struct {
 // Load model, tokenizer and chat template from what --model names.
 int gen_model_load(gen_model *g, const char *spec);
 void gen_model_release(gen_model *g);
+// Only the tokenizer and chat template, no weights: for tools that count tokens
+// (lorac data check). spec is anything gen_model_load takes, or a directory with
+// just tokenizer.json (+ tokenizer_config.json). g->m holds only src; stop
+// tokens are not set. Release with gen_model_release.
+int gen_model_load_text(gen_model *g, const char *spec);
 // Load unfused adapters (mlx-lm layout: adapter_config.json + adapters.safetensors,
 // or `file` in dir) to apply on top of the base weights.
 int gen_model_load_adapter(gen_model *g, const char *dir, const char *file);

@@ -89,13 +89,21 @@ uintptr_t tpl_stack_floor(void) {
     char here;
     uintptr_t sp = (uintptr_t)&here;
     size_t room = 1 << 20; // when the stack cannot be asked: assume 1 MiB below here
-    pthread_attr_t at;
-    if (pthread_getattr_np(pthread_self(), &at) == 0) {
-        void *lo;
-        size_t size;
-        if (pthread_attr_getstack(&at, &lo, &size) == 0 && sp > (uintptr_t)lo) room = sp - (uintptr_t)lo;
-        pthread_attr_destroy(&at);
+    // a thread's stack does not move: ask once per thread (for the main thread
+    // pthread_getattr_np reads /proc/self/maps, which dominated rendering many prompts)
+    static _Thread_local uintptr_t stack_lo;
+    static _Thread_local int asked;
+    if (!asked) {
+        asked = 1;
+        pthread_attr_t at;
+        if (pthread_getattr_np(pthread_self(), &at) == 0) {
+            void *lo;
+            size_t size;
+            if (pthread_attr_getstack(&at, &lo, &size) == 0) stack_lo = (uintptr_t)lo;
+            pthread_attr_destroy(&at);
+        }
     }
+    if (stack_lo && sp > stack_lo) room = sp - stack_lo;
     size_t keep = room / 4 > (512u << 10) ? (512u << 10) : room / 4; // margin for libc and sanitizers
     return sp - (room - keep);
 }

@@ -34,10 +34,39 @@ typedef struct {
 } dataset;
 
 // Read and validate every line: JSON object, a known format, non-empty string
-// content, roles user/assistant/system/tool, an assistant turn last for chat.
-// Errors read "path:line: what is wrong". Blank lines are skipped.
+// content, roles user/assistant/system/tool in a usable order (system messages
+// first, a tool result after the assistant's tool call, a user turn before the
+// first assistant turn), an assistant turn last for chat. Stops at the first
+// error, which reads "path:line: what is wrong". Blank lines are skipped.
 int dataset_load(dataset *ds, const char *path);
 void dataset_release(dataset *ds);
+
+// ---- checking every line (lorac data check) ----
+// The same validation, but nothing stops at the first problem: every bad line
+// becomes an error and is left out of ds, every good line is kept, and
+// warnings report what lorac accepts but is probably not meant (a blank line,
+// mixed formats in one file, two user turns in a row, whitespace-only content,
+// an unknown key close to a known one).
+typedef enum { DS_ERROR, DS_WARNING } ds_level;
+
+typedef struct {
+    ds_level level;
+    int64_t line;     // 1-based
+    const char *kind; // stable identifier ("invalid_json", "role_order", ...; static string)
+    char *msg;        // "path:line: what is wrong" (owned)
+} ds_issue;
+
+typedef struct {
+    ds_issue *v; // in line order
+    int64_t n, cap;
+    int64_t n_errors, n_warnings;
+} ds_issues;
+
+void ds_issues_release(ds_issues *x);
+
+// Returns -1 (error set) only when the file cannot be read; bad lines are in
+// issues (appended) and ds may hold zero records. ds->path is path.
+int dataset_check(dataset *ds, const char *path, ds_issues *issues);
 
 // Token ids of one record and the index of the first target token (ids before
 // it are context only). extra: template variables (may be NULL).
