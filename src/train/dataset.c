@@ -6,7 +6,7 @@
 #include <string.h>
 
 // ---- validation ----
-static int check_messages(json_t *msgs, const char *path, int64_t line) {
+static int check_messages(json_t *msgs, const char *path, int64_t line, int flags) {
     if (!json_is_array(msgs) || json_array_size(msgs) == 0)
         return err_set("%s:%lld: 'messages' must be a non-empty list", path, (long long)line);
     size_t i;
@@ -26,24 +26,29 @@ static int check_messages(json_t *msgs, const char *path, int64_t line) {
             return err_set("%s:%lld: messages[%zu]: empty assistant content", path, (long long)line, i);
     }
     json_t *last = json_array_get(msgs, json_array_size(msgs) - 1);
-    if (strcmp(json_string_value(json_object_get(last, "role")), "assistant") != 0)
-        return err_set("%s:%lld: the last message must be the assistant's (the turn to learn), got '%s'", path,
-                       (long long)line, json_string_value(json_object_get(last, "role")));
+    const char *lr = json_string_value(json_object_get(last, "role"));
+    if ((flags & DATASET_PROMPTS) && strcmp(lr, "user") == 0) return 0;
+    if (strcmp(lr, "assistant") != 0)
+        return err_set("%s:%lld: the last message must be the assistant's (%s), got '%s'", path, (long long)line,
+                       flags & DATASET_PROMPTS ? "the reference answer) or the user's (the turn to answer"
+                                               : "the turn to learn",
+                       lr);
     return 0;
 }
 
-static int classify(json_t *o, const char *path, int64_t line, record_kind *kind) {
+static int classify(json_t *o, const char *path, int64_t line, int flags, record_kind *kind) {
     if (!json_is_object(o)) return err_set("%s:%lld: expected a JSON object", path, (long long)line);
     if (json_object_get(o, "messages")) {
         *kind = REC_MESSAGES;
         json_t *tools = json_object_get(o, "tools");
         if (tools && !json_is_null(tools) && !json_is_array(tools))
             return err_set("%s:%lld: 'tools' must be a list", path, (long long)line);
-        return check_messages(json_object_get(o, "messages"), path, line);
+        return check_messages(json_object_get(o, "messages"), path, line, flags);
     }
     json_t *p = json_object_get(o, "prompt"), *c = json_object_get(o, "completion");
     if (p || c) {
         *kind = REC_COMPLETION;
+        if ((flags & DATASET_PROMPTS) && json_is_string(p) && !c) return 0;
         if (!json_is_string(p) || !json_is_string(c))
             return err_set("%s:%lld: 'prompt' and 'completion' must both be strings", path, (long long)line);
         if (json_string_length(c) == 0) return err_set("%s:%lld: empty 'completion'", path, (long long)line);
@@ -68,7 +73,9 @@ static int classify(json_t *o, const char *path, int64_t line, record_kind *kind
 }
 
 // ---- loading ----
-int dataset_load(dataset *ds, const char *path) {
+int dataset_load(dataset *ds, const char *path) { return dataset_load_flags(ds, path, 0); }
+
+int dataset_load_flags(dataset *ds, const char *path, int flags) {
     memset(ds, 0, sizeof *ds);
     char *text;
     size_t len;
@@ -87,7 +94,7 @@ int dataset_load(dataset *ds, const char *path) {
             json_t *o = json_loadb(p, (size_t)(end - p), 0, &je);
             if (!o) rc = err_set("%s:%lld:%d: invalid JSON: %s", path, (long long)line, je.column, je.text);
             record_kind kind = REC_TEXT;
-            if (rc == 0 && classify(o, path, line, &kind)) rc = -1;
+            if (rc == 0 && classify(o, path, line, flags, &kind)) rc = -1;
             if (rc == 0) {
                 if (ds->n == cap) ds->recs = xrealloc(ds->recs, (size_t)(cap = cap ? 2 * cap : 64) * sizeof *ds->recs);
                 ds->recs[ds->n++] = (record){kind, o, line, ds->path};
