@@ -15,6 +15,8 @@ const cli_command commands[] = {
     CMD_CHAT,
     CMD_PERPLEXITY,
     CMD_LORA,
+    CMD_EVAL,
+    CMD_COMPARE,
 };
 const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
