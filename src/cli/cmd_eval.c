@@ -50,7 +50,7 @@ static const struct {
 };
 
 static int write_json(const json_t *j, const char *path) {
-    char *s = json_dumps(j, JSON_INDENT(2));
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
     if (!s) return err_set("could not serialise the results");
     size_t n = strlen(s);
     s = xrealloc(s, n + 2);

@@ -230,7 +230,7 @@ static int items_from_responses(item_set *s, const eval_opts *o, const eval_rule
     json_error_t je;
     json_t *whole = json_loadb(text, len, 0, &je);
     int rc = 0;
-    if (json_is_object(whole)) {
+    if (json_is_object(whole) && json_object_get(whole, "results")) {
         // a results file: lorac eval's, or the user's script's ({"results": [...]})
         json_t *res = json_object_get(whole, "results");
         if (!json_is_array(res)) rc = err_set("%s: a JSON object without a 'results' list (expected JSONL, or a results file)", o->responses);
@@ -330,12 +330,19 @@ static void item_sampling(const eval_opts *o, const item *e, int64_t index, samp
     p->seed = o->sampling.seed + (uint64_t)index;
 }
 
+// A float flag as the decimal it was written as (0.7f -> 0.7, not 0.699999988).
+static double fdec(float f) {
+    char b[32];
+    snprintf(b, sizeof b, "%.7g", (double)f);
+    return strtod(b, NULL);
+}
+
 static json_t *params_json(const sampler_params *p, int64_t max_tokens) {
-    return json_pack("{s:f,s:f,s:i,s:f,s:f,s:i,s:f,s:f,s:I,s:I}", "temp", (double)p->temp, "top_p", (double)p->top_p,
-                     "top_k", p->top_k, "min_p", (double)p->min_p, "repetition_penalty", (double)p->repetition_penalty,
-                     "repetition_context_size", p->repetition_context_size, "presence_penalty",
-                     (double)p->presence_penalty, "frequency_penalty", (double)p->frequency_penalty, "max_tokens",
-                     (json_int_t)max_tokens, "seed", (json_int_t)p->seed);
+    return json_pack("{s:f,s:f,s:i,s:f,s:f,s:i,s:f,s:f,s:I,s:I}", "temp", fdec(p->temp), "top_p", fdec(p->top_p), "top_k",
+                     p->top_k, "min_p", fdec(p->min_p), "repetition_penalty", fdec(p->repetition_penalty),
+                     "repetition_context_size", p->repetition_context_size, "presence_penalty", fdec(p->presence_penalty),
+                     "frequency_penalty", fdec(p->frequency_penalty), "max_tokens", (json_int_t)max_tokens, "seed",
+                     (json_int_t)p->seed);
 }
 
 // ---- progress ----
