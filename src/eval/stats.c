@@ -53,17 +53,22 @@ static int bool_at(const json_t *o, const char *path) {
 
 static json_t *rate(int64_t k, int64_t n) { return n ? json_real((double)k / (double)n) : json_null(); }
 
-// Statistics of one numeric field over the results (skipped when no result has it).
-static void add_field(json_t *st, const char *name, const json_t *results, const char *path) {
+// Statistics of one numeric field over the results (skipped when no result has
+// it); only over those where `when` is not false, when given.
+static void add_field_when(json_t *st, const char *name, const json_t *results, const char *path, const char *when) {
     size_t n = json_array_size(results);
     double *v = xmalloc((n + 1) * sizeof *v);
     int64_t k = 0;
     for (size_t i = 0; i < n; i++) {
         double x = num_at(json_array_get(results, i), path);
-        if (isfinite(x)) v[k++] = x;
+        if (isfinite(x) && !(when && bool_at(json_array_get(results, i), when) == 0)) v[k++] = x;
     }
     if (k) json_object_set_new(st, name, eval_summary_stats(v, k));
     free(v);
+}
+
+static void add_field(json_t *st, const char *name, const json_t *results, const char *path) {
+    add_field_when(st, name, results, path, NULL);
 }
 
 // Rates and counts of the checks over a subset of results (all, or one category).
@@ -136,8 +141,8 @@ static json_t *group_stats(const eval_rules *r, const json_t *results, const cha
     add_field(st, "distinct_1", sub, "loops.distinct_1");
     add_field(st, "distinct_2", sub, "loops.distinct_2");
     add_field(st, "distinct_3", sub, "loops.distinct_3");
-    add_field(st, "formatting_score", sub, "formatting_score");
-    if (r->stance) add_field(json_object_get(st, "stance"), "score", sub, "stance.score");
+    add_field_when(st, "formatting_score", sub, "formatting_score", "formatting.counted");
+    if (r->stance) add_field_when(json_object_get(st, "stance"), "score", sub, "stance.score", "stance.counted");
     add_field(st, "rouge_l_f1", sub, "ground_truth.rouge_l.f1");
     add_field(st, "length_ratio", sub, "ground_truth.length_ratio");
     add_field(st, "reference_loss", sub, "ground_truth.reference_loss");
