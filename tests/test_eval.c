@@ -10,6 +10,7 @@
 #include "eval/svg.h"
 #include "io/yaml.h"
 #include "test.h"
+#include "train/dataset.h"
 
 static const char *tests_dir(void) {
     const char *t = getenv("TESTS_DIR");
@@ -266,6 +267,34 @@ static void test_score_and_stats(const eval_rules *r) {
     json_decref(res);
 }
 
+// ---- calibration: the built-in rules on the reference answers of examples/data ----
+// The answers the fine-tune should learn must pass the default checks themselves,
+// or the checks would fail a perfect model.
+static void test_reference_answers(const eval_rules *r) {
+    const char *files[] = {"train.jsonl", "valid.jsonl"};
+    json_t *res = json_array();
+    for (int f = 0; f < 2; f++) {
+        char *p = xasprintf("%s/../examples/data/%s", tests_dir(), files[f]);
+        dataset ds;
+        CHECK_MSG(dataset_load(&ds, p) == 0, "%s", err_msg());
+        for (int64_t i = 0; i < ds.n; i++) {
+            json_t *m = json_object_get(ds.recs[i].obj, "messages");
+            const char *ans = json_string_value(json_object_get(json_array_get(m, json_array_size(m) - 1), "content"));
+            json_array_append_new(res, eval_score_response(r, ans, NULL, NULL, NULL));
+        }
+        dataset_release(&ds);
+        free(p);
+    }
+    json_t *st = eval_statistics(r, res);
+    double dom = json_number_value(eval_stat_at(st, "stance.domain_rate"));
+    CHECK(json_array_size(res) == 164);
+    CHECK_MSG(dom >= 0.85, "only %.1f%% of the reference answers favour the domain", 100 * dom);
+    CHECK_MSG(json_is_true(json_object_get(st, "pass")), "the reference answers fail the default checks");
+    CHECK(json_number_value(eval_stat_at(st, "loops.rate")) == 0);
+    json_decref(st);
+    json_decref(res);
+}
+
 // ---- SVG ----
 static int count(const char *s, const char *needle) {
     int n = 0;
@@ -320,6 +349,7 @@ int main(void) {
     test_rules_errors();
     test_suite(&r);
     test_score_and_stats(&r);
+    test_reference_answers(&r);
     test_svg();
     eval_rules_release(&r);
     json_decref(data);

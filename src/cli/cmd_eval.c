@@ -85,7 +85,9 @@ int cmd_eval(int argc, char **argv) {
     o.system_prompt = cli_get(&a, "--system-prompt");
     o.reference_loss = !cli_has(&a, "--no-reference-loss");
     o.progress = !cli_has(&a, "--quiet");
-    o.n_extra_eos = cli_get_multi(&a, "--extra-eos-token", (const char ***)&o.extra_eos);
+    const char **eos;
+    o.n_extra_eos = cli_get_multi(&a, "--extra-eos-token", &eos);
+    o.extra_eos = eos;
     for (size_t i = 0; i < sizeof set_bits / sizeof set_bits[0]; i++)
         if (cli_has(&a, set_bits[i].flag)) o.sampling_set |= set_bits[i].bit;
     const char *base_model = cli_get(&a, "--base-model");

@@ -146,13 +146,13 @@ typedef struct {
 } trow;
 
 typedef struct {
-    trow *rows;
+    trow **rows; // stable pointers: rows are filled after later rows are added
     int n, cols;
 } table;
 
 static trow *add_row(table *t, const char *label, int section) {
     t->rows = xrealloc(t->rows, (size_t)(t->n + 1) * sizeof *t->rows);
-    trow *r = &t->rows[t->n++];
+    trow *r = t->rows[t->n++] = xmalloc(sizeof *r);
     r->label = xstrdup(label);
     r->cell = xcalloc((size_t)t->cols, sizeof *r->cell);
     r->status = xcalloc((size_t)t->cols, sizeof *r->status);
@@ -160,13 +160,16 @@ static trow *add_row(table *t, const char *label, int section) {
     return r;
 }
 
+static void row_free(trow *r, int cols) {
+    for (int c = 0; c < cols; c++) free(r->cell[c]);
+    free(r->label);
+    free(r->cell);
+    free(r->status);
+    free(r);
+}
+
 static void table_release(table *t) {
-    for (int i = 0; i < t->n; i++) {
-        for (int c = 0; c < t->cols; c++) free(t->rows[i].cell[c]);
-        free(t->rows[i].label);
-        free(t->rows[i].cell);
-        free(t->rows[i].status);
-    }
+    for (int i = 0; i < t->n; i++) row_free(t->rows[i], t->cols);
     free(t->rows);
 }
 
@@ -366,14 +369,11 @@ static void build_table(table *t, compare_run *runs, int n, const eval_rules *ru
     // rows no run has a value for say nothing
     int k = 0;
     for (int r = 0; r < t->n; r++) {
-        int empty = !t->rows[r].section;
-        for (int i = 0; i < n && empty; i++) empty = !t->rows[r].cell[i] || !strcmp(t->rows[r].cell[i], "-");
-        if (!empty) {
-            t->rows[k++] = t->rows[r];
-            continue;
-        }
-        for (int i = 0; i < n; i++) free(t->rows[r].cell[i]);
-        free(t->rows[r].label), free(t->rows[r].cell), free(t->rows[r].status);
+        trow *w = t->rows[r];
+        int empty = !w->section;
+        for (int i = 0; i < n && empty; i++) empty = !w->cell[i] || !strcmp(w->cell[i], "-");
+        if (empty) row_free(w, n);
+        else t->rows[k++] = w;
     }
     t->n = k;
 }
@@ -398,7 +398,7 @@ static void render_markdown(strbuf *out, const table *t, compare_run *runs, cons
     for (int i = 0; i < t->cols; i++) sb_puts(out, "---|");
     sb_putc(out, '\n');
     for (int r = 0; r < t->n; r++) {
-        const trow *w = &t->rows[r];
+        const trow *w = t->rows[r];
         if (w->section) {
             sb_printf(out, "| **%s** |", w->label);
             for (int i = 0; i < t->cols; i++) sb_puts(out, " |");
@@ -524,7 +524,7 @@ static void render_html(strbuf *out, const table *t, compare_run *runs, int n, c
     }
     sb_puts(out, "</tr>\n");
     for (int r = 0; r < t->n; r++) {
-        const trow *w = &t->rows[r];
+        const trow *w = t->rows[r];
         if (w->section) {
             sb_printf(out, "<tr class=\"section\"><th colspan=\"%d\">", n + 1);
             html_text(out, w->label);

@@ -132,8 +132,6 @@ static int items_from_data(item_set *s, const eval_opts *o, const eval_rules *r)
     if (dataset_load_flags(&s->ds, o->data, DATASET_PROMPTS)) return -1;
     for (int64_t i = 0; i < s->ds.n && (o->max_examples < 0 || i < o->max_examples); i++) {
         const record *rec = &s->ds.recs[i];
-        char where[64];
-        snprintf(where, sizeof where, "%lld", (long long)rec->line);
         if (rec->kind == REC_TEXT)
             return err_set("%s:%lld: a 'text' record has no user turn to answer; eval reads 'messages' or "
                            "'prompt'/'completion' records", s->ds.path, (long long)rec->line);
@@ -374,7 +372,7 @@ static int collect_emit(void *ctx, const char *t, size_t n) {
     return 0;
 }
 
-static json_t *result_head(const item_set *s, const item *e, int64_t index) {
+static json_t *result_head(const item *e, int64_t index) {
     json_t *r = json_pack("{s:I}", "index", (json_int_t)index);
     if (e->line) json_object_set_new(r, "line", json_integer((json_int_t)e->line));
     if (e->entry >= 0) json_object_set_new(r, "entry", json_integer((json_int_t)e->entry));
@@ -383,7 +381,6 @@ static json_t *result_head(const item_set *s, const item *e, int64_t index) {
     json_object_set_new(r, "instruction", json_string(e->instruction));
     if (json_array_size(e->conv) > 1) json_object_set(r, "messages", e->conv);
     if (e->reference) json_object_set_new(r, "reference", json_string(e->reference));
-    (void)s;
     return r;
 }
 
@@ -448,7 +445,7 @@ int eval_run(const eval_opts *o, json_t **results) {
     double t0 = now_seconds();
     for (int64_t i = 0; i < s.n; i++) {
         item *e = &s.it[i];
-        json_t *head = result_head(&s, e, i);
+        json_t *head = result_head(e, i);
         sampler_params sp;
         int64_t mt;
         item_sampling(o, e, i, &sp, &mt);
@@ -492,8 +489,8 @@ int eval_run(const eval_opts *o, json_t **results) {
         }
         if (e->ref_ids.n && loaded) {
             double sum;
-            int64_t nt;
-            if (gen_target_nll(&g, &st, e->ref_ids.ids, (int64_t)e->ref_ids.n, e->ref_start, &sum, &nt)) {
+            int64_t nt, T = (int64_t)e->ref_ids.n < st.n_ctx ? (int64_t)e->ref_ids.n : st.n_ctx; // cut at the context
+            if (gen_target_nll(&g, &st, e->ref_ids.ids, T, e->ref_start, &sum, &nt)) {
                 err_prefix("%s:%lld: reference loss", s.path, (long long)e->line);
                 sb_release(&c.text);
                 json_decref(head);
@@ -503,6 +500,7 @@ int eval_run(const eval_opts *o, json_t **results) {
             if (gt && nt) {
                 json_object_set_new(gt, "reference_loss", json_real(sum / (double)nt));
                 json_object_set_new(gt, "reference_tokens", json_integer((json_int_t)nt));
+                if (T < (int64_t)e->ref_ids.n) json_object_set_new(gt, "reference_truncated", json_true());
             }
         }
         double secs = now_seconds() - t1;
