@@ -5,6 +5,8 @@
 
 #include "svg.h"
 
+#include "../io/jsonl.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,39 +22,28 @@ static void push(double **s, double **v, int64_t *n, double step, double val) {
     (*s)[*n] = step, (*v)[*n] = val, (*n)++;
 }
 
+typedef struct {
+    compare_run *r;
+    const char *path;
+} metrics_ctx;
+
+static int metrics_line(void *ctx, json_t *o, int64_t line) {
+    metrics_ctx *c = ctx;
+    compare_run *r = c->r;
+    json_t *step = json_object_get(o, "step");
+    if (!json_is_object(o) || !json_is_number(step))
+        return err_set("%s:%lld: expected an object with a numeric 'step' (a lorac lora metrics line)", c->path, (long long)line);
+    double s = json_number_value(step);
+    json_t *tl = json_object_get(o, "train_loss"), *vl = json_object_get(o, "val_loss"), *te = json_object_get(o, "test_loss");
+    if (json_is_number(tl)) push(&r->train_step, &r->train_loss, &r->n_train, s, json_number_value(tl));
+    if (json_is_number(vl)) push(&r->val_step, &r->val_loss, &r->n_val, s, json_number_value(vl));
+    if (json_is_number(te)) r->test_loss = json_number_value(te);
+    return 0;
+}
+
 static int load_metrics(compare_run *r, const char *path) {
-    char *text;
-    size_t len;
-    if (file_read_all(path, &text, &len)) return -1;
-    int64_t line = 0;
-    int rc = 0;
-    for (char *p = text; rc == 0 && p < text + len;) {
-        char *nl = memchr(p, '\n', (size_t)(text + len - p));
-        char *end = nl ? nl : text + len;
-        line++;
-        char *q = p;
-        while (q < end && (*q == ' ' || *q == '\t' || *q == '\r')) q++;
-        if (q < end) {
-            json_error_t je;
-            json_t *o = json_loadb(p, (size_t)(end - p), 0, &je);
-            json_t *step = json_object_get(o, "step");
-            if (!o) rc = err_set("%s:%lld:%d: invalid JSON: %s", path, (long long)line, je.column, je.text);
-            else if (!json_is_object(o) || !json_is_number(step))
-                rc = err_set("%s:%lld: expected an object with a numeric 'step' (a lorac lora metrics line)", path, (long long)line);
-            else {
-                double s = json_number_value(step);
-                json_t *tl = json_object_get(o, "train_loss"), *vl = json_object_get(o, "val_loss"),
-                       *te = json_object_get(o, "test_loss");
-                if (json_is_number(tl)) push(&r->train_step, &r->train_loss, &r->n_train, s, json_number_value(tl));
-                if (json_is_number(vl)) push(&r->val_step, &r->val_loss, &r->n_val, s, json_number_value(vl));
-                if (json_is_number(te)) r->test_loss = json_number_value(te);
-            }
-            json_decref(o);
-        }
-        p = end + 1;
-    }
-    free(text);
-    return rc;
+    metrics_ctx c = {r, path};
+    return jsonl_read(path, metrics_line, &c);
 }
 
 static json_t *load_json(const char *path) {

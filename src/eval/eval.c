@@ -6,6 +6,7 @@
 // and the summary table.
 #include "eval_internal.h"
 
+#include "../io/jsonl.h"
 #include "../train/dataset.h"
 
 #include <math.h>
@@ -220,6 +221,23 @@ static int response_item(item_set *s, const eval_rules *r, json_t *obj, const ch
     return 0;
 }
 
+typedef struct {
+    item_set *s;
+    const eval_opts *o;
+    const eval_rules *r;
+} responses_ctx;
+
+static int response_line(void *ctx, json_t *obj, int64_t line) {
+    responses_ctx *c = ctx;
+    if (c->o->max_examples >= 0 && c->s->n >= c->o->max_examples) return 0;
+    char *w = xasprintf("%s:%lld", c->o->responses, (long long)line);
+    json_array_append(c->s->responses, obj);
+    int rc = response_item(c->s, c->r, obj, w);
+    if (rc == 0) c->s->it[c->s->n - 1].line = line;
+    free(w);
+    return rc;
+}
+
 static int items_from_responses(item_set *s, const eval_opts *o, const eval_rules *r) {
     char *text;
     size_t len;
@@ -245,26 +263,8 @@ static int items_from_responses(item_set *s, const eval_opts *o, const eval_rule
         json_decref(whole);
     } else {
         json_decref(whole);
-        int64_t line = 0;
-        for (char *p = text; rc == 0 && p < text + len;) {
-            char *nl = memchr(p, '\n', (size_t)(text + len - p));
-            char *end = nl ? nl : text + len;
-            line++;
-            char *q = p;
-            while (q < end && (*q == ' ' || *q == '\t' || *q == '\r')) q++;
-            if (q < end && (o->max_examples < 0 || s->n < o->max_examples)) {
-                json_t *obj = json_loadb(p, (size_t)(end - p), 0, &je);
-                char *w = xasprintf("%s:%lld", o->responses, (long long)line);
-                if (!obj) rc = err_set("%s:%d: invalid JSON: %s", w, je.column, je.text);
-                else {
-                    json_array_append_new(s->responses, obj);
-                    rc = response_item(s, r, obj, w);
-                    if (rc == 0) s->it[s->n - 1].line = line;
-                }
-                free(w);
-            }
-            p = end + 1;
-        }
+        responses_ctx c = {s, o, r};
+        rc = jsonl_read_buffer(text, len, o->responses, response_line, &c);
     }
     free(text);
     if (rc == 0 && s->n == 0) rc = err_set("%s: no responses", o->responses);

@@ -26,10 +26,6 @@ struct eval_stance_rules {
     int64_t before, after; // words searched before / after a match
 };
 
-// Compile a user regex (caseless, UTF, Unicode classes); NULL with the error set
-// to "<pcre2 message> at offset N".
-pcre2_code *ev_regex(const char *pattern);
-
 // ---- thresholds: the rules key, the statistics path it checks, the direction ----
 typedef struct {
     const char *key;    // "min_stance_rate"

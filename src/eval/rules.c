@@ -134,7 +134,9 @@ int ev_yaml_load(const char *path, const char *builtin, const char *builtin_name
 }
 
 // ---- regexes ----
-pcre2_code *ev_regex(const char *pattern) {
+// Compile a user regex (caseless, UTF, Unicode classes); NULL with the error set
+// to "bad regex '...': <pcre2 message> at offset N".
+static pcre2_code *ev_regex(const char *pattern) {
     int code;
     PCRE2_SIZE off;
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, PCRE2_CASELESS | PCRE2_UTF | PCRE2_UCP,
@@ -146,6 +148,17 @@ pcre2_code *ev_regex(const char *pattern) {
         return NULL;
     }
     pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); // optional speed-up; the interpreter works without it
+    return re;
+}
+
+// The regex src written at path; an error names file:line and the path.
+static pcre2_code *regex_at(const ev_yaml *y, const char *path, const char *src) {
+    pcre2_code *re = ev_regex(src);
+    if (!re) {
+        char *m = xstrdup(err_msg());
+        ev_err(y, path, "%s", m);
+        free(m);
+    }
     return re;
 }
 
@@ -207,11 +220,7 @@ static int load_patterns(const ev_yaml *y, eval_stance_rules *st, const json_t *
             if (rc == 0 && !src) rc = ev_err(y, ip, "needs 'pattern'");
         }
         pcre2_code *re = NULL;
-        if (rc == 0 && !(re = ev_regex(src))) {
-            char *m = xstrdup(err_msg());
-            rc = ev_err(y, ip, "%s", m);
-            free(m);
-        }
+        if (rc == 0 && !(re = regex_at(y, ip, src))) rc = -1;
         free(ip);
         if (rc) return -1;
         st->pat = xrealloc(st->pat, (size_t)(st->n + 1) * sizeof *st->pat);
@@ -276,11 +285,7 @@ static int load_stance(const ev_yaml *y, eval_rules *r, const json_t *s) {
             pcre2_code *re = NULL;
             int rc = 0;
             if (!json_is_string(c) || json_string_length(c) == 0) rc = ev_err(y, cp, "expected a non-empty string (a regex)");
-            else if (!(re = ev_regex(json_string_value(c)))) {
-                char *m = xstrdup(err_msg());
-                rc = ev_err(y, cp, "%s", m);
-                free(m);
-            }
+            else if (!(re = regex_at(y, cp, json_string_value(c)))) rc = -1;
             free(cp);
             if (rc) return -1;
             st->cue = xrealloc(st->cue, (size_t)(st->n_cue + 1) * sizeof *st->cue);

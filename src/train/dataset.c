@@ -2,6 +2,8 @@
 // tokenization with the prompt boundary.
 #include "dataset.h"
 
+#include "../io/jsonl.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,36 +77,27 @@ static int classify(json_t *o, const char *path, int64_t line, int flags, record
 // ---- loading ----
 int dataset_load(dataset *ds, const char *path) { return dataset_load_flags(ds, path, 0); }
 
+typedef struct {
+    dataset *ds;
+    int flags;
+    int64_t cap;
+} load_ctx;
+
+static int add_record(void *ctx, json_t *o, int64_t line) {
+    load_ctx *c = ctx;
+    dataset *ds = c->ds;
+    record_kind kind = REC_TEXT;
+    if (classify(o, ds->path, line, c->flags, &kind)) return -1;
+    if (ds->n == c->cap) ds->recs = xrealloc(ds->recs, (size_t)(c->cap = c->cap ? 2 * c->cap : 64) * sizeof *ds->recs);
+    ds->recs[ds->n++] = (record){kind, json_incref(o), line, ds->path};
+    return 0;
+}
+
 int dataset_load_flags(dataset *ds, const char *path, int flags) {
     memset(ds, 0, sizeof *ds);
-    char *text;
-    size_t len;
-    if (file_read_all(path, &text, &len)) return -1;
     ds->path = xstrdup(path);
-    int64_t cap = 0, line = 0;
-    int rc = 0;
-    for (char *p = text; p < text + len && rc == 0;) {
-        char *nl = memchr(p, '\n', (size_t)(text + len - p));
-        char *end = nl ? nl : text + len;
-        line++;
-        char *q = p;
-        while (q < end && (*q == ' ' || *q == '\t' || *q == '\r')) q++;
-        if (q < end) {
-            json_error_t je;
-            json_t *o = json_loadb(p, (size_t)(end - p), 0, &je);
-            if (!o) rc = err_set("%s:%lld:%d: invalid JSON: %s", path, (long long)line, je.column, je.text);
-            record_kind kind = REC_TEXT;
-            if (rc == 0 && classify(o, path, line, flags, &kind)) rc = -1;
-            if (rc == 0) {
-                if (ds->n == cap) ds->recs = xrealloc(ds->recs, (size_t)(cap = cap ? 2 * cap : 64) * sizeof *ds->recs);
-                ds->recs[ds->n++] = (record){kind, o, line, ds->path};
-            } else {
-                json_decref(o);
-            }
-        }
-        p = end + 1;
-    }
-    free(text);
+    load_ctx c = {ds, flags, 0};
+    int rc = jsonl_read(path, add_record, &c);
     if (rc == 0 && ds->n == 0) rc = err_set("%s: no examples", path);
     if (rc) dataset_release(ds);
     return rc;
