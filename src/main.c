@@ -20,6 +20,8 @@ const cli_command commands[] = {
     CMD_ADAPTERS,
     CMD_AUDIT,
     CMD_DATA,
+    CMD_EVAL,
+    CMD_COMPARE,
 };
 const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

@@ -22,15 +22,6 @@ const cli_opt perplexity_opts[] = {
     {NULL},
 };
 
-// Negative log-likelihood of `target` under logits (V): logsumexp - logit[target].
-static double token_nll(const float *logits, int64_t V, int32_t target) {
-    float mx = logits[0];
-    for (int64_t i = 1; i < V; i++) mx = logits[i] > mx ? logits[i] : mx;
-    double s = 0;
-    for (int64_t i = 0; i < V; i++) s += exp((double)(logits[i] - mx));
-    return log(s) + mx - logits[target];
-}
-
 int cmd_perplexity(int argc, char **argv) {
     const cli_command *cmd = cli_find_command("perplexity");
     cli_args a;
@@ -44,7 +35,6 @@ int cmd_perplexity(int argc, char **argv) {
     dataset ds = {0};
     infer_state st = {0};
     json_t *extra = NULL, *per = json_array();
-    float *logits = NULL;
     tok_ids ids;
     tok_ids_init(&ids);
     int64_t max_len, max_ex = -1;
@@ -68,14 +58,13 @@ int cmd_perplexity(int argc, char **argv) {
     }
     if ((rc = gen_opts_load(&a, &g))) goto done;
     loaded = 1;
-    int64_t V = g.m.cfg.vocab_size, chunk = 128;
+    int64_t chunk = 128;
     if (max_len > g.m.cfg.max_position_embeddings) max_len = g.m.cfg.max_position_embeddings;
     if (infer_init(&st, &g.m, max_len, chunk)) {
         rc = cli_fail();
         goto done;
     }
     gen_attach(&g, &st);
-    logits = xmalloc((size_t)(chunk * V) * sizeof(float));
     double total = 0;
     int64_t n_targets = 0, n_ex = 0, truncated = 0;
     double t0 = now_seconds();
@@ -87,22 +76,11 @@ int cmd_perplexity(int argc, char **argv) {
         }
         int64_t T = (int64_t)ids.n;
         if (T > max_len) T = max_len, truncated++;
-        double ex_loss = 0;
-        int64_t ex_n = 0;
-        infer_reset(&st);
-        // logits at position i predict token i+1; targets are tokens start..T-1
-        for (int64_t off = 0; off < T - 1; off += chunk) {
-            int64_t n = T - 1 - off < chunk ? T - 1 - off : chunk;
-            if (infer_forward(&st, ids.ids + off, n, logits, 1)) {
-                rc = cli_fail();
-                goto done;
-            }
-            for (int64_t i = 0; i < n; i++) {
-                int64_t tgt = off + i + 1;
-                if (tgt < start) continue;
-                ex_loss += token_nll(logits + i * V, V, ids.ids[tgt]);
-                ex_n++;
-            }
+        double ex_loss;
+        int64_t ex_n;
+        if (gen_target_nll(&g, &st, ids.ids, T, start, &ex_loss, &ex_n)) {
+            rc = cli_fail();
+            goto done;
         }
         if (ex_n) {
             total += ex_loss;
@@ -140,7 +118,6 @@ int cmd_perplexity(int argc, char **argv) {
     }
     rc = 0;
 done:
-    free(logits);
     infer_release(&st);
     if (loaded) gen_model_release(&g);
     dataset_release(&ds);

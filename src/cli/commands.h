@@ -177,5 +177,34 @@ extern const cli_opt data_opts[];
      "    a deterministic split that keeps duplicates on one side.\n"                     \
      "'lorac data check --help' and 'lorac data split --help' list their options.",        \
      data_opts, 0, -1}
+int cmd_eval(int argc, char **argv);
+extern const cli_opt eval_cli_opts[];
+#define CMD_EVAL                                                                           \
+    {"eval", cmd_eval, "generate answers and score them: loops, stance, format, length, truncation", \
+     "lorac eval --model MODEL (--data FILE.jsonl | --prompts SUITE) [options]\n"         \
+     "       lorac eval --responses FILE.jsonl [--model MODEL] [options]",                \
+     "Answers every example's user turn with the chat template and the sampling flags\n" \
+     "(example i is sampled with --seed + i), then scores each answer: loops (a sentence\n"\
+     "or line repeated, a span repeated back to back; distinct-1/2/3), stance (weighted,\n"\
+     "negation-aware patterns from --rules), formatting (bold, lists, paragraphs,\n"     \
+     "headings), length (characters, words, tokens; inside the band), truncation, and\n"\
+     "with a reference answer ROUGE-L, length ratio and the teacher-forced loss on it.\n"\
+     "Statistics and pass/fail against the rules' thresholds; JSON to stdout or\n"      \
+     "--output, the summary on stderr. Exit 3 with --check when a threshold fails.",     \
+     eval_cli_opts, 0, 0}
+
+int cmd_compare(int argc, char **argv);
+extern const cli_opt compare_opts[];
+#define CMD_COMPARE                                                                        \
+    {"compare", cmd_compare, "compare runs: config differences, losses, eval results; Markdown and HTML", \
+     "lorac compare RUN_DIR|results.json ... [--html report.html]",                        \
+     "A run is a lorac lora adapter_path (adapter_config.json + metrics.jsonl), a lorac\n" \
+     "run directory (those in adapters/, eval results in eval.json), or an eval results\n"\
+     "JSON. Prints a Markdown table: the configuration keys that differ (and the main\n" \
+     "ones), final and best train/validation loss with their steps, whether validation\n"\
+     "loss rose past max_val_loss_rise over its best, the eval statistics with their\n"   \
+     "checks, and an overall PASS/FAIL. --html adds SVG charts (all loss curves on one\n"\
+     "chart, eval metrics as bars) in one self-contained page.",                          \
+     compare_opts, 1, -1}
 
 #endif

@@ -6,9 +6,12 @@
 #include "../generate/generate.h"
 #include "cli.h"
 
-// Spliced into each command's cli_opt table.
+// Spliced into each command's cli_opt table. GEN_SAMPLING_OPTS_BUT_MAX lets a
+// command (eval) give --max-tokens its own default.
 #define GEN_SAMPLING_OPTS                                                                                     \
     {"--max-tokens|-m", "N", "256", "most tokens to generate", 0},                                           \
+    GEN_SAMPLING_OPTS_BUT_MAX
+#define GEN_SAMPLING_OPTS_BUT_MAX                                                                             \
     {"--temp", "T", "0", "sampling temperature; 0 = greedy", 0},                                             \
     {"--top-p", "P", "1", "nucleus filter in (0, 1]; 1 = off", 0},                                           \
     {"--top-k", "K", "0", "keep the K most likely tokens; 0 = off", 0},                                      \

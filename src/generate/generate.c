@@ -2,6 +2,7 @@
 // the generation loop.
 #include "generate.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -221,6 +222,42 @@ int gen_run(gen_model *g, infer_state *st, sampler *sm, const int32_t *prompt, i
     tok_decoder_flush(&dec, &piece);
     if (rc == 0 && piece.len && emit) emit(ctx, piece.buf, piece.len);
     sb_release(&piece);
+    free(logits);
+    return rc;
+}
+
+// ---- teacher-forced scoring ----
+// Negative log-likelihood of `target` under logits (V): logsumexp - logit[target].
+static double token_nll(const float *logits, int64_t V, int32_t target) {
+    float mx = logits[0];
+    for (int64_t i = 1; i < V; i++) mx = logits[i] > mx ? logits[i] : mx;
+    double s = 0;
+    for (int64_t i = 0; i < V; i++) s += exp((double)(logits[i] - mx));
+    return log(s) + mx - logits[target];
+}
+
+int gen_target_nll(gen_model *g, infer_state *st, const int32_t *ids, int64_t T, int64_t start, double *sum,
+                   int64_t *n) {
+    *sum = 0;
+    *n = 0;
+    if (start < 1) start = 1;
+    if (T > st->n_ctx) return err_set("%lld tokens to score; the context holds %lld", (long long)T, (long long)st->n_ctx);
+    int64_t V = g->m.cfg.vocab_size, chunk = st->max_batch < T - 1 ? st->max_batch : T - 1;
+    if (chunk < 1) return 0;
+    float *logits = xmalloc((size_t)(chunk * V) * sizeof(float));
+    infer_reset(st);
+    int rc = 0;
+    // logits at position i predict token i+1
+    for (int64_t off = 0; rc == 0 && off < T - 1; off += chunk) {
+        int64_t m = T - 1 - off < chunk ? T - 1 - off : chunk;
+        rc = infer_forward(st, ids + off, m, logits, 1);
+        for (int64_t i = 0; rc == 0 && i < m; i++) {
+            int64_t tgt = off + i + 1;
+            if (tgt < start) continue;
+            *sum += token_nll(logits + i * V, V, ids[tgt]);
+            (*n)++;
+        }
+    }
     free(logits);
     return rc;
 }

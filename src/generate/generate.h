@@ -75,4 +75,11 @@ int gen_run(gen_model *g, infer_state *st, sampler *sm, const int32_t *prompt, i
             const int32_t *cached, int64_t n_cached, int64_t max_tokens, gen_emit_fn emit, void *ctx,
             tok_ids *out, gen_stats *stats);
 
+// Teacher-forced negative log-likelihood of the targets ids[start..T) (start >= 1),
+// each predicted from every token before it: empties st's cache, runs ids[0..T-1)
+// in chunks of st->max_batch, and returns the summed NLL in nats in *sum and the
+// number of targets in *n. T must fit in st->n_ctx. (perplexity, eval, lorac run)
+int gen_target_nll(gen_model *g, infer_state *st, const int32_t *ids, int64_t T, int64_t start, double *sum,
+                   int64_t *n);
+
 #endif

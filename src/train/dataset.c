@@ -14,6 +14,7 @@ typedef struct {
     const char *path;
     int64_t line;
     ds_issues *out;
+    int flags; // DATASET_PROMPTS
 } vctx;
 
 static int report(vctx *c, ds_level lv, const char *kind, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -111,9 +112,10 @@ static int check_messages(vctx *c, json_t *msgs) {
     if (check_message_fields(c, msgs)) return -1;
     json_t *last = json_array_get(msgs, json_array_size(msgs) - 1);
     const char *lr = json_string_value(json_object_get(last, "role"));
+    if ((c->flags & DATASET_PROMPTS) && strcmp(lr, "user") == 0) return check_role_order(c, msgs);
     if (strcmp(lr, "assistant") != 0)
-        return report(c, DS_ERROR, "no_assistant_turn",
-                      ": the last message must be the assistant's (the turn to learn), got '%s'", lr);
+        return report(c, DS_ERROR, "no_assistant_turn", ": the last message must be the assistant's (%s), got '%s'",
+                      c->flags & DATASET_PROMPTS ? "the reference answer) or the user's (the turn to answer" : "the turn to learn", lr);
     return check_role_order(c, msgs);
 }
 
@@ -146,6 +148,10 @@ static int classify(vctx *c, json_t *o, record_kind *kind) {
     } else if (json_object_get(o, "prompt") || json_object_get(o, "completion")) {
         json_t *p = json_object_get(o, "prompt"), *cp = json_object_get(o, "completion");
         *kind = REC_COMPLETION;
+        if ((c->flags & DATASET_PROMPTS) && json_is_string(p) && !cp) {
+            if (json_string_length(p) == 0) return report(c, DS_ERROR, "empty_content", ": empty 'prompt'");
+            return 0;
+        }
         if (!json_is_string(p) || !json_is_string(cp))
             return report(c, DS_ERROR, "bad_content", ": 'prompt' and 'completion' must both be strings");
         if (json_string_length(cp) == 0) return report(c, DS_ERROR, "empty_content", ": empty 'completion'");
@@ -173,13 +179,13 @@ static int classify(vctx *c, json_t *o, record_kind *kind) {
 // ---- loading ----
 static const char *const kind_names[] = {"messages", "prompt/completion", "text"};
 
-static int load(dataset *ds, const char *path, ds_issues *out) {
+static int load(dataset *ds, const char *path, int flags, ds_issues *out) {
     memset(ds, 0, sizeof *ds);
     char *text;
     size_t len;
     if (file_read_all(path, &text, &len)) return -1;
     ds->path = xstrdup(path);
-    vctx c = {path, 0, out};
+    vctx c = {path, 0, out, flags};
     int64_t errors_before = out ? out->n_errors : 0;
     int64_t cap = 0, mixed = 0, first_mixed = 0;
     int rc = 0;
@@ -231,11 +237,13 @@ static int load(dataset *ds, const char *path, ds_issues *out) {
     return rc;
 }
 
-int dataset_load(dataset *ds, const char *path) { return load(ds, path, NULL); }
+int dataset_load(dataset *ds, const char *path) { return load(ds, path, 0, NULL); }
+
+int dataset_load_flags(dataset *ds, const char *path, int flags) { return load(ds, path, flags, NULL); }
 
 int dataset_check(dataset *ds, const char *path, ds_issues *issues) {
     int64_t from = issues->n;
-    if (load(ds, path, issues)) return -1;
+    if (load(ds, path, 0, issues)) return -1;
     // issues arrive in line order except the file-level mixed-formats note: keep them sorted
     for (int64_t i = from + 1; i < issues->n; i++) {
         ds_issue t = issues->v[i];

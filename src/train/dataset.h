@@ -39,6 +39,10 @@ typedef struct {
 // first assistant turn), an assistant turn last for chat. Stops at the first
 // error, which reads "path:line: what is wrong". Blank lines are skipped.
 int dataset_load(dataset *ds, const char *path);
+// As dataset_load; with DATASET_PROMPTS a record may also end on a user turn, or
+// have a 'prompt' without 'completion' (prompts to answer, no reference: eval).
+#define DATASET_PROMPTS 1
+int dataset_load_flags(dataset *ds, const char *path, int flags);
 void dataset_release(dataset *ds);
 
 // ---- checking every line (lorac data check) ----
