@@ -33,16 +33,23 @@ void estimate_lora_training(const model_config *c, double weight_bytes, const tr
     double T = (double)(s->max_seq_length * s->batch_size);
     double d = (double)c->hidden_size, ff = (double)c->intermediate_size;
     double q = (double)(c->n_heads * c->head_dim), kv = (double)(c->n_kv_heads * c->head_dim);
-    // LoRA on q, k, v, o, gate, up, down: r · (in + out) each
-    double per_layer = (double)s->lora_rank * ((d + q) + 2 * (d + kv) + (q + d) + 2 * (d + ff) + (ff + d));
+    double r = s->full ? 0 : (double)s->lora_rank;
+    // outputs of q, k, v, o, gate, up, down
+    double outs = q + 2 * kv + d + 2 * ff + d;
+    double per_layer;
+    if (s->full) // every projection (with q/k/v biases for qwen2) and the block's norms, in fp32
+        per_layer = d * q + 2 * d * kv + q * d + 3 * d * ff + (c->attention_bias ? q + 2 * kv : 0) + 2 * d +
+                    (c->qk_norm ? 2 * (double)c->head_dim : 0);
+    else // LoRA on q, k, v, o, gate, up, down: r · (in + out) each; DoRA adds a magnitude per output
+        per_layer = r * ((d + q) + 2 * (d + kv) + (q + d) + 2 * (d + ff) + (ff + d)) + (s->dora ? outs : 0);
     *o = (mem_estimate){0};
     o->weights = weight_bytes;
     o->lora_params = (int64_t)(per_layer * (double)layers);
     o->lora = (double)o->lora_params * 4 * F;
     // a block's saved intermediates: inputs of both norms, normed inputs, q, k, v
     // (pre/post RoPE), attention output, gate, up, silu(gate)*up, LoRA inputs of rank r,
-    // and the attention probabilities (heads · T · T per sequence)
-    double block = (6 * d + 3 * q + 4 * kv + 3 * ff + 7 * (double)s->lora_rank) * T * F +
+    // DoRA's pre-scale outputs, and the attention probabilities (heads · T · T per sequence)
+    double block = (6 * d + 3 * q + 4 * kv + 3 * ff + 7 * r + (s->dora ? outs : 0)) * T * F +
                    (double)c->n_heads * (double)s->max_seq_length * T * F;
     if (s->grad_checkpoint) o->activations = (double)layers * d * T * F + block;
     else o->activations = (double)layers * block;

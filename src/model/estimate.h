@@ -12,6 +12,8 @@ typedef struct {
     int64_t num_layers;     // trained blocks (the last N); -1 = all
     int64_t lora_rank;
     int grad_checkpoint;
+    int dora;               // DoRA: magnitudes, and each projection's output kept for backward
+    int full;               // full fine-tuning of the last num_layers blocks (no LoRA)
 } train_shape;
 
 typedef struct {
