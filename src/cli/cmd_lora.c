@@ -3,6 +3,7 @@
 // is spelled --rank where mlx-lm has one); flags beat the YAML, which beats the
 // defaults (mlx-lm's).
 #include "commands.h"
+#include "train_opts.h"
 
 #include "../train/trainer.h"
 
@@ -14,15 +15,8 @@
 cli_opt lora_opts[MAX_LORA_OPTS];
 
 __attribute__((constructor)) static void build_lora_opts(void) {
-    size_t n, k = 0;
-    const train_config_key_info *keys = train_config_keys(&n);
-    lora_opts[k++] = (cli_opt){"--config|-c", "FILE", NULL, "mlx-lm lora YAML (every key below may be set there)", 0};
-    for (size_t i = 0; i < n && k < MAX_LORA_OPTS - 1; i++) {
-        if (!keys[i].flag || strcmp(keys[i].flag, "--config") == 0 || keys[i].kind == 3) continue; // no legacy spellings
-        int is_bool = strcmp(keys[i].type, "bool") == 0;
-        lora_opts[k++] = (cli_opt){keys[i].flag, is_bool ? NULL : keys[i].type, keys[i].def, keys[i].help, 0};
-    }
-    lora_opts[k] = (cli_opt){NULL};
+    static const cli_opt head[] = {{"--config|-c", "FILE", NULL, "mlx-lm lora YAML (every key below may be set there)", 0}};
+    train_opts_build(lora_opts, MAX_LORA_OPTS, head, 1);
 }
 
 // ---- command ----
@@ -42,18 +36,20 @@ int cmd_lora(int argc, char **argv) {
         rc = cli_fail();
         goto done;
     }
-    for (int i = 1; lora_opts[i].name; i++) {
-        if (!a.count[i]) continue;
-        if (train_config_set(&cfg, lora_opts[i].name, lora_opts[i].arg ? a.val[i] : NULL, lora_opts[i].name)) {
-            rc = cli_fail();
-            goto done;
-        }
-    }
+    if (train_opts_apply(&a, lora_opts, 1, &cfg)) goto done;
     if (train_config_resolve(&cfg)) {
         rc = cli_fail();
         goto done;
     }
     train_config_print_notes(&cfg, stderr);
+    // the workflow sections are lorac run's: say so rather than ignore them silently
+    static const char *const sections[] = {"fuse", "generation", "test_prompts", "evaluation", "audit"};
+    for (size_t i = 0; i < sizeof sections / sizeof *sections; i++) {
+        int line = 0;
+        if (train_config_section(&cfg, sections[i], &line))
+            fprintf(stderr, "note: '%s' (%s:%d) is a lorac run section; lorac lora does not use it\n", sections[i],
+                    cfg.config ? cfg.config : "config", line);
+    }
     int r = train_run(&cfg);
     if (r == 130) rc = 130;
     else rc = r ? cli_fail() : 0;
