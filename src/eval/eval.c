@@ -391,6 +391,11 @@ int eval_run(const eval_opts *o, json_t **results) {
     if (!o->responses && !o->model) return err_set("eval needs a model to generate answers");
     eval_rules rules;
     if (eval_rules_load(&rules, o->rules)) return -1;
+    if (o->thresholds && eval_rules_set_thresholds(&rules, o->thresholds, o->thresholds_file ? o->thresholds_file : "thresholds",
+                                                   o->thresholds_lines)) {
+        eval_rules_release(&rules);
+        return -1;
+    }
     item_set s = {0};
     gen_model g;
     int loaded = 0, rc = -1;

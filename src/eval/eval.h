@@ -56,6 +56,10 @@ typedef struct {
 // unknown key, a wrong type, a bad regex is an error "file:line: ...".
 int eval_rules_load(eval_rules *r, const char *path);
 int eval_rules_load_string(eval_rules *r, const char *text, const char *name);
+// Override thresholds from a mapping {max_loop_rate: 0, ...} (e.g. a run config's
+// evaluation.thresholds): the rules file's checks (known keys, ranges); errors
+// name file and the line lines maps ".thresholds.<key>" to (lines may be NULL).
+int eval_rules_set_thresholds(eval_rules *r, const json_t *thresholds, const char *file, const json_t *lines);
 void eval_rules_release(eval_rules *r);
 // {"max_loop_rate": 0, "min_stance_rate": 0.8, ...} (null for unchecked ones).
 json_t *eval_rules_thresholds(const eval_rules *r);
@@ -177,6 +181,9 @@ typedef struct {
     const char *label;           // progress prefix ("eval", "base")
     const char *const *extra_eos; // stop tokens by text, n_extra_eos of them
     int n_extra_eos;
+    const json_t *thresholds;    // overrides of the rules' thresholds (may be NULL; eval_rules_set_thresholds)
+    const char *thresholds_file; // where they come from, for errors
+    const json_t *thresholds_lines; // ".thresholds.<key>" -> line (may be NULL)
 } eval_opts;
 void eval_opts_init(eval_opts *o);
 

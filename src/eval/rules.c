@@ -188,6 +188,19 @@ json_t *eval_rules_thresholds(const eval_rules *r) {
     return o;
 }
 
+// A thresholds mapping (".thresholds" in the line map) over r's.
+static int read_thresholds(eval_rules *r, const ev_yaml *y, const json_t *s) {
+    const char *k[16];
+    for (int i = 0; i < ev_n_thresholds; i++) k[i] = ev_thresholds[i].key;
+    k[ev_n_thresholds] = NULL;
+    if (ev_check_object(y, s, ".thresholds", k)) return -1;
+    for (int i = 0; i < ev_n_thresholds; i++)
+        if (ev_get_num(y, s, ".thresholds", ev_thresholds[i].key, 0, strstr(ev_thresholds[i].key, "rise") ? 1e9 : 1, 1,
+                       threshold_field(r, i)))
+            return -1;
+    return 0;
+}
+
 // ---- loading ----
 static void rules_defaults(eval_rules *r) {
     memset(r, 0, sizeof *r);
@@ -328,17 +341,13 @@ static int load_rules(eval_rules *r, const json_t *root, const json_t *lines) {
             ev_get_int(&y, s, ".formatting", "well_formatted_min", 0, 3, &r->well_formatted_min))
             return -1;
     }
-    if ((s = json_object_get(root, "thresholds"))) {
-        const char *k[16];
-        for (int i = 0; i < ev_n_thresholds; i++) k[i] = ev_thresholds[i].key;
-        k[ev_n_thresholds] = NULL;
-        if (ev_check_object(&y, s, ".thresholds", k)) return -1;
-        for (int i = 0; i < ev_n_thresholds; i++)
-            if (ev_get_num(&y, s, ".thresholds", ev_thresholds[i].key, 0, strstr(ev_thresholds[i].key, "rise") ? 1e9 : 1, 1,
-                           threshold_field(r, i)))
-                return -1;
-    }
+    if ((s = json_object_get(root, "thresholds")) && read_thresholds(r, &y, s)) return -1;
     return 0;
+}
+
+int eval_rules_set_thresholds(eval_rules *r, const json_t *thresholds, const char *file, const json_t *lines) {
+    ev_yaml y = {file, lines};
+    return read_thresholds(r, &y, thresholds);
 }
 
 static int rules_from(eval_rules *r, json_t *root, json_t *lines, char *source) {
