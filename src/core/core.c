@@ -239,6 +239,13 @@ const char *fmt_count(char *buf, size_t bufsz, double n) {
     return buf;
 }
 
+const char *fmt_duration(char *buf, size_t bufsz, double s) {
+    if (s < 90) snprintf(buf, bufsz, "%.0f s", s);
+    else if (s < 5400) snprintf(buf, bufsz, "%.1f min", s / 60);
+    else snprintf(buf, bufsz, "%.1f h", s / 3600);
+    return buf;
+}
+
 // ---- half precision ----
 float bf16_to_f32(uint16_t h) {
     uint32_t u = (uint32_t)h << 16;

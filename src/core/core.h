@@ -70,6 +70,8 @@ int parse_double(const char *s, double *out, const char *what);
 const char *fmt_bytes(char *buf, size_t bufsz, double bytes);
 // Human-readable count ("135.0M", "3.08B") into buf.
 const char *fmt_count(char *buf, size_t bufsz, double n);
+// "42 s", "12.5 min", "3.2 h"
+const char *fmt_duration(char *buf, size_t bufsz, double seconds);
 
 // ---- half precision ----
 float bf16_to_f32(uint16_t h);
