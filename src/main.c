@@ -22,6 +22,7 @@ const cli_command commands[] = {
     CMD_DATA,
     CMD_EVAL,
     CMD_COMPARE,
+    CMD_RUN,
 };
 const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

@@ -329,13 +329,13 @@ static void test_examples(void) {
     CHECK(c.optimizer == OPT_ADAM);
     CHECK(train_config_iters(&c, 1600) == 1600);
     CHECK(has_note(&c, "lora_rank: 8 -> lora_parameters.rank (", 0));
-    CHECK(has_note(&c, "run7-smollm3.yaml:12)", 0));
+    CHECK(has_note(&c, "run7-smollm3.yaml:13)", 0));
     CHECK(has_note(&c, "LoRA scale 1 = alpha 8 / rank 8", 0));
     CHECK(has_note(&c, "epochs: 1 -> iters", 0));
     CHECK_MSG(n_warnings(&c) == 0, "run7 has %d warnings", n_warnings(&c));
     CHECK(train_config_is_set(&c, "lora_rank") && train_config_is_set(&c, "lora_parameters.rank"));
     CHECK(!train_config_is_set(&c, "iters"));
-    CHECK(strstr(train_config_where(&c, "learning-rate"), "run7-smollm3.yaml:19") != NULL);
+    CHECK(strstr(train_config_where(&c, "learning-rate"), "run7-smollm3.yaml:20") != NULL);
     CHECK(!strcmp(train_config_where(&c, "seed"), "default"));
     train_config_release(&c);
 
@@ -357,7 +357,7 @@ static void test_examples(void) {
     setenv("HOME", "/home/tester", 1);
     c = load_example("quickstart.yaml");
     CHECK(!strcmp(c.model, "/home/tester/.cache/lorac/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"));
-    CHECK(!strcmp(c.data, "examples/data") && c.iters <= 200 && c.num_layers == -1);
+    CHECK(!strcmp(c.data, "examples/data") && c.epochs == 1.0 && c.num_layers == -1);
     CHECK(c.optimizer == OPT_ADAMW && c.optimizer_config.adamw.weight_decay == 0.0);
     CHECK(c.lora_parameters.scale == 2.0);
     CHECK(n_warnings(&c) == 0);

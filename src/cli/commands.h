@@ -206,5 +206,18 @@ extern const cli_opt compare_opts[];
      "checks, and an overall PASS/FAIL. --html adds SVG charts (all loss curves on one\n"\
      "chart, eval metrics as bars) in one self-contained page.",                          \
      compare_opts, 1, -1}
+int cmd_run(int argc, char **argv);
+extern cli_opt run_opts_table[];
+#define CMD_RUN                                                                            \
+    {"run", cmd_run, "the whole loop: preflight, audit, train, fuse, test, eval, report",    \
+     "lorac run CONFIG.yaml [flags]",                                                      \
+     "CONFIG is a lorac lora YAML plus the sections fuse:, generation:, test_prompts:,\n"  \
+     "evaluation: and audit:. Every stage writes into the run directory (--run-dir,\n"   \
+     "default runs/<config name>): preflight.json, audit.json, adapters/, fused/,\n"      \
+     "test.json/.md, eval.json, report.md/.html and run-next.yaml (the config with the\n" \
+     "recommended changes). Running the same command again skips the stages whose\n"     \
+     "inputs did not change and resumes a stopped training run from its checkpoint.\n"   \
+     "Training keys are also flags, as for lorac lora.",                                  \
+     run_opts_table, 1, 1}
 
 #endif

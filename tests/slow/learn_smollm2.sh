@@ -15,8 +15,8 @@ last=$(grep '"val_loss"' "$T/ad/metrics.jsonl" | tail -n 1 | sed 's/.*"val_loss"
 echo "validation loss: $first -> $last"
 awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a - 0.05) }' && ok || bad "validation loss did not fall: $first -> $last"
 q="How does insulin affect whether my body stores or burns fat?"
-base=$("$LORAC" generate --model "$gguf" --prompt "$q" --temp 0 --max-tokens 200 2>/dev/null)
-tuned=$("$LORAC" generate --model "$gguf" --adapter-path "$T/ad" --prompt "$q" --temp 0 --max-tokens 200 2>/dev/null)
+base=$("$LORAC" generate --model "$gguf" --prompt "$q" --temp 0 --repetition-penalty 1.1 --max-tokens 200 2>/dev/null)
+tuned=$("$LORAC" generate --model "$gguf" --adapter-path "$T/ad" --prompt "$q" --temp 0 --repetition-penalty 1.1 --max-tokens 200 2>/dev/null)
 printf 'base:  %s\n\ntuned: %s\n' "$base" "$tuned"
 [ "$base" != "$tuned" ] && ok || bad "the adapters did not change the answer"
 nb=$(printf '%s' "$base" | grep -o '\*\*' | wc -l); nt=$(printf '%s' "$tuned" | grep -o '\*\*' | wc -l)

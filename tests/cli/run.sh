@@ -1,0 +1,179 @@
+#!/bin/sh
+# run.sh — `lorac run` end to end on tiny random models: the Run 7 and Run 8
+# example configs (scaled down by flags, not edited) pass preflight and run every
+# stage; a second run skips what is done, a changed section reruns only what
+# reads it, --from/--only; a stopped training run (Ctrl-C, or killed) resumes
+# from its checkpoint; config and flag errors name file, line and the nearest
+# key; preflight refuses a run that does not fit the memory or the time budget
+# and says what to change; and each recommendation rule fires on a run showing
+# its evidence and stays silent on a healthy one.
+set -u
+. "$(dirname "$0")/../lib.sh"
+root=$(cd "$(dirname "$0")/../.." && pwd)
+Q=$LORAC_SHARED/fixtures/tokenizers/qwen3
+L3=$LORAC_SHARED/fixtures/tokenizers/llama3
+cd "$T"
+"$LORAC" init-model --preset tiny --arch qwen3 --out m --tokenizer "$Q" --init-std 0.1 2>/dev/null &&
+  "$LORAC" init-model --preset tiny --arch smollm3 --out s3 --tokenizer "$L3" 2>/dev/null ||
+  { echo "0 passed, 1 failed"; exit 1; }
+# the examples' relative paths (./data, examples/...) resolve here
+mkdir data
+head -n 40 "$root/examples/data/train.jsonl" > data/train.jsonl
+head -n 6 "$root/examples/data/valid.jsonl" > data/valid.jsonl
+ln -s "$root/examples" examples
+small="-t 1 --iters 4 --num-layers 2 --max-seq-length 96 --steps-per-eval 2 --save-every 2"
+
+# ---- the example configs, every stage ----
+for ex in run7-smollm3 run8-qwen3; do
+  mdl=$([ $ex = run7-smollm3 ] && echo s3 || echo m)
+  expect 0 "next run: runs/$ex/run-next.yaml" "$LORAC" run "examples/$ex.yaml" --model "$mdl" $small
+  for f in preflight.json data-check.json audit.json adapters/adapters.safetensors adapters/metrics.jsonl \
+           fused/config.json test.json test.md eval.json report.md report.html loss.svg eval.svg run-next.yaml run.json; do
+    [ -s "runs/$ex/$f" ] && ok || bad "$ex: runs/$ex/$f missing"
+  done
+  ls runs/$ex/fused/*.gguf >/dev/null 2>&1 && ok || bad "$ex: no GGUF exported (fuse.export_gguf: true)"
+  [ "$(grep -c '"status": "done"' runs/$ex/run.json)" = 7 ] && ok || bad "$ex: not every stage is done: $(cat runs/$ex/run.json)"
+  for s in "## Configuration" "## Preflight" "## Data audit" "## Training" "## Evaluation" "## Before and after" "## Recommendations"; do
+    grep -q "$s" runs/$ex/report.md && ok || bad "$ex: report.md lacks '$s'"
+  done
+  grep -q "<svg" runs/$ex/report.html && ! grep -q 'src="http\|href="http\|url(http' runs/$ex/report.html && ok ||
+    bad "$ex: report.html lacks inline SVG or loads something from the network"
+  # the test prompts ran on base and tuned with the user's settings
+  grep -q '"repetition_penalty": 1.2' runs/$ex/test.json && grep -q '"max_tokens": 300' runs/$ex/test.json && ok ||
+    bad "$ex: test.json lacks the generation settings"
+  [ "$(grep -c '^## ' runs/$ex/test.md)" = 4 ] && ok || bad "$ex: test.md does not hold the 4 test prompts"
+  # the next run's config loads (same keys, valid values)
+  expect 0 "1/7 preflight" "$LORAC" run "runs/$ex/run-next.yaml" --model "$mdl" $small --run-dir "next-$ex" --only preflight
+done
+grep -q '"fine_tune_type": "dora"' runs/run8-qwen3/adapters/adapter_config.json && ok || bad "run8 is not DoRA"
+grep -q '"architecture": "smollm3"' runs/run7-smollm3/preflight.json && ok || bad "run7 did not run on smollm3"
+
+# ---- a second run skips; a changed section reruns what reads it ----
+out=$("$LORAC" run examples/run8-qwen3.yaml --model m $small 2>&1)
+[ "$(printf '%s\n' "$out" | grep -c 'skipped')" = 7 ] && ok || bad "second run did not skip every stage: $out"
+# from here on, shorter answers and fewer eval examples keep the test fast
+sed 's/max_tokens: 300/max_tokens: 16/; s/max_examples: 20/max_examples: 2/' examples/run8-qwen3.yaml > run8s.yaml
+"$LORAC" run run8s.yaml --model m $small --run-dir runs/run8-qwen3 >/dev/null 2>&1
+sed 's/temp: 0.7/temp: 0.5/' run8s.yaml > run8b.yaml
+out=$("$LORAC" run run8b.yaml --model m $small --run-dir runs/run8-qwen3 2>&1)
+for s in "3/7 train: done before" "4/7 fuse: done before" "== 5/7 test$" "== 6/7 eval$" "== 7/7 report$"; do
+  printf '%s\n' "$out" | grep -q "$s" && ok || bad "changed generation: expected '$s': $out"
+done
+out=$("$LORAC" run run8b.yaml --model m $small --run-dir runs/run8-qwen3 --only eval 2>&1)
+[ "$(printf '%s\n' "$out" | grep -c '^== ')" = 1 ] && printf '%s\n' "$out" | grep -q "== 6/7 eval" && ok || bad "--only eval: $out"
+out=$("$LORAC" run run8b.yaml --model m $small --run-dir runs/run8-qwen3 --from fuse 2>&1)
+printf '%s\n' "$out" | grep -q "3/7 train: done before" && printf '%s\n' "$out" | grep -q "== 4/7 fuse$" && ok || bad "--from fuse: $out"
+# a changed training key retrains from scratch
+out=$("$LORAC" run run8b.yaml --model m $small --learning-rate 2e-4 --run-dir runs/run8-qwen3 2>&1)
+printf '%s\n' "$out" | grep -q "== 3/7 train$" && printf '%s\n' "$out" | grep -q "starting over" && ok || bad "changed lr did not retrain: $out"
+
+# ---- a stopped training run resumes from its checkpoint ----
+long="-t 1 --iters 60 --num-layers 2 --max-seq-length 96 --steps-per-eval 1000 --save-every 5 --steps-per-report 1"
+"$LORAC" run run8s.yaml --model m $long --run-dir stop > stop.log 2>&1 &
+pid=$!
+n=0; while [ $n -lt 300 ] && ! grep -q "Iter 6:" stop.log 2>/dev/null; do sleep 0.1; n=$((n + 1)); done
+kill -INT $pid; wait $pid; rc=$?
+[ $rc = 130 ] && ok || bad "Ctrl-C during train exited $rc, expected 130: $(tail -n 3 stop.log)"
+grep -q '"status": "interrupted"' stop/run.json && ok || bad "run.json does not record the interrupted train stage"
+"$LORAC" run run8s.yaml --model m $long --run-dir stop > stop2.log 2>&1 &
+pid=$!
+n=0; while [ $n -lt 300 ] && ! grep -q "Iter 1[0-9]:" stop2.log 2>/dev/null; do sleep 0.1; n=$((n + 1)); done
+kill -KILL $pid; wait $pid 2>/dev/null
+grep -q "resuming the stopped training run from stop/adapters/adapters.safetensors (iteration [1-9]" stop2.log && ok ||
+  bad "Ctrl-C: the rerun did not resume: $(head -n 20 stop2.log)"
+# killed outright: the newest numbered checkpoint (save_every 5)
+out=$("$LORAC" run run8s.yaml --model m $long --run-dir stop 2>&1 | grep -E "resuming|Resuming")
+printf '%s\n' "$out" | grep -q "(iteration [1-9][0-9]*)" && ok || bad "after kill -9 the rerun did not resume: $out"
+grep -q '"step":1,' stop/adapters/metrics.jsonl && [ "$(grep -c '"step":7,' stop/adapters/metrics.jsonl)" = 1 ] && ok ||
+  bad "metrics.jsonl repeats steps after the resumes"
+
+# ---- errors ----
+cat > bad1.yaml <<'EOF'
+model: m
+data: data
+generation:
+  temperature: 0.7
+EOF
+expect 1 "bad1.yaml:4: unknown key 'temperature' in 'generation'; did you mean 'temp'?" "$LORAC" run bad1.yaml
+printf 'model: m\ndata: data\ngeneration:\n  temp: hot\n' > bad2.yaml
+expect 1 "bad2.yaml:4: 'generation.temp' is \"hot\"; expected a number" "$LORAC" run bad2.yaml
+printf 'model: m\ndata: data\ntest_prompts:\n  - 42\n' > bad3.yaml
+expect 1 "bad3.yaml:4: test_prompts[0] must be a non-empty string" "$LORAC" run bad3.yaml
+printf 'model: m\ndata: data\nfuse:\n  gguf_type: q4_0\n' > bad4.yaml
+expect 1 "bad4.yaml:4: 'fuse.gguf_type' is \"q4_0\"; expected f16|bf16|q8_0" "$LORAC" run bad4.yaml
+printf 'model: m\ndata: data\nevaluation:\n  rules: nowhere.yaml\n' > bad5.yaml
+expect 1 "bad5.yaml:4: nowhere.yaml (evaluation.rules) does not exist" "$LORAC" run bad5.yaml -t 1 --run-dir bad5
+printf 'model: m\ndata: data\nevaluation:\n  thresholds:\n    min_stanse_rate: 0.5\n' > bad6.yaml
+expect 1 "bad6.yaml:5: unknown key 'min_stanse_rate' in thresholds; did you mean 'min_stance_rate'?" \
+    "$LORAC" run bad6.yaml
+expect 2 "unknown stage 'trian'; did you mean 'train'?" "$LORAC" run bad1.yaml --from trian
+expect 2 "--from and --only exclude each other" "$LORAC" run bad1.yaml --from train --only eval
+expect 2 "--time-budget must be a positive number" "$LORAC" run bad1.yaml --time-budget 0
+expect 2 "unknown option '--run-dri'; did you mean '--run-dir'?" "$LORAC" run bad1.yaml --run-dri x
+expect 1 "nope.yaml" "$LORAC" run nope.yaml
+
+# ---- preflight refuses and says what to change ----
+sed 's/grad_checkpoint: true/grad_checkpoint: false/; s/batch_size: 1/batch_size: 4/' run8s.yaml > mem.yaml
+memf="-t 1 --iters 4 --num-layers 2 --max-seq-length 1024"
+est() { # DIR [FLAGS]: the preflight estimate (GB) of mem.yaml
+  d=$1; shift
+  "$LORAC" run mem.yaml --model m $memf --run-dir "$d" --only preflight "$@" >/dev/null 2>&1
+  sed -n 's/.*"estimate_gb": \([0-9.e-]*\).*/\1/p' "$d/preflight.json"
+}
+a=$(est est-a); b=$(est est-b --grad-checkpoint)
+limit=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.6f", (a + b) / 2 }')
+awk -v a="$a" -v b="$b" 'BEGIN { exit !(b < a) }' && ok || bad "grad checkpointing does not lower the estimate ($a vs $b)"
+expect 1 "preflight: 1 check failed" "$LORAC" run mem.yaml --model m $memf --run-dir mem --memory-limit "$limit"
+grep -q "grad_checkpoint: true  # lorac run: was false" mem/run-next.yaml && ok || bad "memory: run-next.yaml: $(cat mem/run-next.yaml)"
+grep -q '"fits": false' mem/preflight.json && ok || bad "memory: preflight.json does not record the refusal"
+[ ! -e mem/adapters ] && ok || bad "memory: training started after a refusal"
+expect 1 "over the time budget" "$LORAC" run run8s.yaml --model m $small --run-dir slow --time-budget 0.000001
+grep -q "num_layers: 1  # lorac run: was 2" slow/run-next.yaml && ok || bad "time: run-next.yaml: $(cat slow/run-next.yaml)"
+
+# ---- the decision rules, on runs that show their evidence ----
+# a run directory: config.yaml, adapters/metrics.jsonl, eval.json scored by lorac eval from answers
+fixture() { # NAME METRICS RESPONSES
+  mkdir -p "fx/$1/adapters"
+  printf 'model: m\ndata: data\nlearning_rate: 1e-4\niters: 100\ngeneration:\n  temp: 0.7\n  repetition_penalty: 1.2\n' > "fx/$1/config.yaml"
+  printf '%s\n' "$2" > "fx/$1/adapters/metrics.jsonl"
+  printf '%s\n' "$3" > "fx/$1/responses.jsonl"
+  "$LORAC" eval -t 1 --responses "fx/$1/responses.jsonl" -q -o "fx/$1/eval.json" || bad "eval --responses for fixture $1"
+  "$LORAC" run "fx/$1/config.yaml" --run-dir "fx/$1" --only report > "fx/$1.log" 2>&1 || bad "report on fixture $1: $(cat fx/$1.log)"
+}
+good='{"prompt": "Why do I keep gaining weight?", "response": "**Insulin** is the hormone that decides whether your body stores fat or burns it.\n\nWhen insulin stays high all day, fat cells keep taking in energy and struggle to release it. That is why the **insulin model** explains weight gain better than calories alone.\n\n- Lower your **carbohydrate** intake, especially refined starch and sugar.\n- Leave longer gaps between meals so insulin can fall.\n- Try a short **fast** once you are used to fewer snacks.\n\nCalories still count, but lowering insulin is what lets stored fat come back out. Most people find hunger settles within a couple of weeks, and energy becomes steadier through the day."}'
+falling='{"step":0,"val_loss":2.0}
+{"step":10,"train_loss":2.0}
+{"step":20,"train_loss":1.6}
+{"step":30,"train_loss":1.4}
+{"step":50,"val_loss":1.6}
+{"step":100,"val_loss":1.5}'
+fixture healthy "$falling" "$good"
+grep -q "Recommendations: none" fx/healthy.log && grep -q "None: no rule found evidence" fx/healthy/report.md && ok ||
+  bad "healthy run got recommendations: $(cat fx/healthy.log)"
+fixture loops "$falling" '{"prompt": "q", "response": "Insulin drives fat storage in the body. Insulin drives fat storage in the body. Insulin drives fat storage in the body. Insulin drives fat storage in the body."}'
+grep -q "\[loops" fx/loops.log && grep -q "repetition_penalty: 1.3  # lorac run: was 1.2" fx/loops/run-next.yaml && ok ||
+  bad "loops: $(cat fx/loops.log) $(cat fx/loops/run-next.yaml)"
+fixture val_rising '{"step":0,"val_loss":2.0}
+{"step":10,"train_loss":1.9}
+{"step":50,"val_loss":1.5}
+{"step":60,"train_loss":0.9}
+{"step":100,"val_loss":1.9}
+{"step":100,"train_loss":0.4}' "$good"
+grep -q "\[val_rising" fx/val_rising.log && grep -q "iters: 50  # lorac run: was 100" fx/val_rising/run-next.yaml && ok ||
+  bad "val_rising: $(cat fx/val_rising.log) $(cat fx/val_rising/run-next.yaml)"
+fixture train_flat '{"step":0,"val_loss":2.0}
+{"step":10,"train_loss":2.0}
+{"step":20,"train_loss":2.01}
+{"step":30,"train_loss":1.99}
+{"step":100,"val_loss":2.0}' "$good"
+grep -q "\[train_flat" fx/train_flat.log && grep -q "learning_rate: 0.0003  # lorac run: was 0.0001" fx/train_flat/run-next.yaml && ok ||
+  bad "train_flat: $(cat fx/train_flat.log) $(cat fx/train_flat/run-next.yaml)"
+fixture stance "$falling" '{"prompt": "q", "response": "Weight loss is all about calories: eat less and move more. A calorie is a calorie."}'
+grep -q "\[stance" fx/stance.log && grep -q "lora_rank: 16  # lorac run: was 8" fx/stance/run-next.yaml && ok ||
+  bad "stance: $(cat fx/stance.log) $(cat fx/stance/run-next.yaml)"
+# rules that did not see their evidence stay silent
+for f in loops val_rising train_flat stance; do
+  n=$(grep -c "severity" fx/$f.log)
+  [ "$n" = 1 ] && ok || bad "fixture $f fired $n rules: $(cat fx/$f.log)"
+done
+finish
