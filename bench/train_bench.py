@@ -198,7 +198,7 @@ def prose_words():
                 if fn.endswith(".md"):
                     with open(os.path.join(dp, fn), encoding="utf-8", errors="replace") as f:
                         words += f.read().split()
-        words = (words * (20000 // max(1, len(words)) + 1))
+        words = (words * (80000 // max(1, len(words)) + 1))
     return words
 
 

@@ -3,15 +3,7 @@
 // Makefile rebuilds this object when they change.
 #include "eval.h"
 
-__asm__(".section .rodata\n"
-        ".global eval_builtin_rules\n"
-        ".type eval_builtin_rules, @object\n"
-        "eval_builtin_rules:\n"
-        ".incbin \"examples/eval-rules/insulin-vs-cico.yaml\"\n"
-        ".byte 0\n"
-        ".global eval_builtin_prompts\n"
-        ".type eval_builtin_prompts, @object\n"
-        "eval_builtin_prompts:\n"
-        ".incbin \"examples/prompts/default.yaml\"\n"
-        ".byte 0\n"
-        ".previous\n");
+#include "../core/embed.h"
+
+LORAC_EMBED(eval_builtin_rules, "examples/eval-rules/insulin-vs-cico.yaml");
+LORAC_EMBED(eval_builtin_prompts, "examples/prompts/default.yaml");
