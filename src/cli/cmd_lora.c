@@ -31,12 +31,7 @@ int cmd_lora(int argc, char **argv) {
     train_config cfg;
     train_config_init(&cfg);
     rc = 1;
-    const char *path = cli_get(&a, "--config");
-    if (path && train_config_load_file(&cfg, path)) {
-        rc = cli_fail();
-        goto done;
-    }
-    if (train_opts_apply(&a, lora_opts, 1, &cfg)) goto done;
+    if (train_opts_load(&cfg, cli_get(&a, "--config"), &a, lora_opts, 1)) goto done;
     if (train_config_resolve(&cfg)) {
         rc = cli_fail();
         goto done;

@@ -77,11 +77,7 @@ int cmd_run(int argc, char **argv) {
     o.run_dir = cli_get(&a, "--run-dir");
     if ((rc = gen_opts_threads(&a))) goto done;
     rc = 1;
-    if (train_config_load_file(&cfg, a.pos[0])) {
-        rc = cli_fail();
-        goto done;
-    }
-    if (train_opts_apply(&a, run_opts_table, N_RUN_HEAD, &cfg)) goto done;
+    if (train_opts_load(&cfg, a.pos[0], &a, run_opts_table, N_RUN_HEAD)) goto done;
     // every output of the run lives in the run directory, the adapters too
     dir = run_dir_for(&cfg, &o);
     adapters = xasprintf("%s/adapters", dir);

@@ -24,3 +24,8 @@ int train_opts_apply(const cli_args *a, const cli_opt *opts, int first, train_co
     }
     return 0;
 }
+
+int train_opts_load(train_config *cfg, const char *path, const cli_args *a, const cli_opt *opts, int first) {
+    if (path && train_config_load_file(cfg, path)) return cli_fail();
+    return train_opts_apply(a, opts, first, cfg);
+}

@@ -102,10 +102,10 @@ yaml_scalar yaml_classify(const char *s, int plain, int64_t *iv, double *dv, int
     return YS_STR;
 }
 
-static int node_plain(const yaml_node_t *n) { return n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE; }
-static const char *node_text(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
+int yaml_node_plain(const yaml_node_t *n) { return n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE; }
+const char *yaml_node_text(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
 
-static const char *node_kind_name(const yaml_node_t *n) {
+const char *yaml_node_kind_name(const yaml_node_t *n) {
     if (!n) return "nothing";
     if (n->type == YAML_MAPPING_NODE) return "a mapping";
     if (n->type == YAML_SEQUENCE_NODE) return "a list";
@@ -139,12 +139,12 @@ static json_t *to_json(yaml_document_t *doc, const yaml_node_t *n, const char *f
         int64_t iv;
         double dv;
         int bv;
-        switch (yaml_classify(node_text(n), node_plain(n), &iv, &dv, &bv)) {
+        switch (yaml_classify(yaml_node_text(n), yaml_node_plain(n), &iv, &dv, &bv)) {
         case YS_NULL: return json_null();
         case YS_BOOL: return json_boolean(bv);
         case YS_INT: return json_integer(iv);
-        case YS_FLOAT: return isfinite(dv) ? json_real(dv) : json_string(node_text(n));
-        default: return json_string(node_text(n));
+        case YS_FLOAT: return isfinite(dv) ? json_real(dv) : json_string(yaml_node_text(n));
+        default: return json_string(yaml_node_text(n));
         }
     }
     if (n->type == YAML_SEQUENCE_NODE) {
@@ -172,15 +172,15 @@ static json_t *to_json(yaml_document_t *doc, const yaml_node_t *n, const char *f
         yaml_node_t *kn = yaml_document_get_node(doc, pairs[i].key);
         yaml_node_t *vn = yaml_document_get_node(doc, pairs[i].value);
         char *w = where_of(file, kn);
-        if (kn->type != YAML_SCALAR_NODE || json_object_get(o, node_text(kn))) {
-            if (kn->type != YAML_SCALAR_NODE) err_set("%s: a key in '%s' must be a name, got %s", w, path, node_kind_name(kn));
-            else err_set("%s: duplicate key '%s' in '%s'", w, node_text(kn), path);
+        if (kn->type != YAML_SCALAR_NODE || json_object_get(o, yaml_node_text(kn))) {
+            if (kn->type != YAML_SCALAR_NODE) err_set("%s: a key in '%s' must be a name, got %s", w, path, yaml_node_kind_name(kn));
+            else err_set("%s: duplicate key '%s' in '%s'", w, yaml_node_text(kn), path);
             free(w);
             json_decref(o);
             return NULL;
         }
         free(w);
-        char *p = xasprintf("%s.%s", path, node_text(kn));
+        char *p = xasprintf("%s.%s", path, yaml_node_text(kn));
         json_object_set_new(lines, p, json_integer(kn->start_mark.line + 1));
         json_t *j = to_json(doc, vn, file, p, lines, depth + 1);
         free(p);
@@ -188,7 +188,7 @@ static json_t *to_json(yaml_document_t *doc, const yaml_node_t *n, const char *f
             json_decref(o);
             return NULL;
         }
-        json_object_set_new(o, node_text(kn), j);
+        json_object_set_new(o, yaml_node_text(kn), j);
     }
     return o;
 }

@@ -16,6 +16,11 @@ typedef enum { YS_NULL, YS_BOOL, YS_INT, YS_FLOAT, YS_STR } yaml_scalar;
 // Resolve a scalar's text; plain = written without quotes. Fills *iv, *dv or *bv.
 yaml_scalar yaml_classify(const char *s, int plain, int64_t *iv, double *dv, int *bv);
 
+// A scalar node written without quotes; its text; "a mapping" / "a list" / "a value".
+int yaml_node_plain(const yaml_node_t *n);
+const char *yaml_node_text(const yaml_node_t *n);
+const char *yaml_node_kind_name(const yaml_node_t *n);
+
 // Set the error "name:line:col: YAML syntax error: ..." from a failed parser; returns -1.
 int yaml_parse_error(const char *name, const yaml_parser_t *p);
 

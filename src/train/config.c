@@ -449,15 +449,6 @@ void train_config_release(train_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
 }
 
-static int node_plain(const yaml_node_t *n) { return n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE; }
-static const char *node_text(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
-
-static const char *node_kind_name(const yaml_node_t *n) {
-    if (!n) return "nothing";
-    if (n->type == YAML_MAPPING_NODE) return "a mapping";
-    if (n->type == YAML_SEQUENCE_NODE) return "a list";
-    return "a value";
-}
 
 // ---- loading context ----
 typedef struct {
@@ -549,8 +540,8 @@ static int in_range_num(krange r, double v) {
 
 static int type_error(const char *where, const keydef *k, const yaml_node_t *n) {
     if (n && n->type == YAML_SCALAR_NODE)
-        return err_set("%s: '%s' must be %s, got '%s'", where, k->name, expect_text(k), node_text(n));
-    return err_set("%s: '%s' must be %s, got %s", where, k->name, expect_text(k), node_kind_name(n));
+        return err_set("%s: '%s' must be %s, got '%s'", where, k->name, expect_text(k), yaml_node_text(n));
+    return err_set("%s: '%s' must be %s, got %s", where, k->name, expect_text(k), yaml_node_kind_name(n));
 }
 
 static int parse_size(const char *s, int64_t *out) {
@@ -571,7 +562,7 @@ static int parse_size(const char *s, int64_t *out) {
 
 // Number from a scalar: plain, or quoted (accepted: "1e-4" means the number).
 static yaml_scalar scalar_number(const yaml_node_t *n, int64_t *iv, double *dv, int *bv) {
-    return yaml_classify(node_text(n), 1, iv, dv, bv);
+    return yaml_classify(yaml_node_text(n), 1, iv, dv, bv);
 }
 
 static int parse_value(const keydef *k, const yaml_node_t *n, const char *where, val *v) {
@@ -580,14 +571,14 @@ static int parse_value(const keydef *k, const yaml_node_t *n, const char *where,
     double dv = 0;
     int bv = 0;
     if (!n) return v->null = 1, 0;
-    if (n->type == YAML_SCALAR_NODE && yaml_classify(node_text(n), node_plain(n), &iv, &dv, &bv) == YS_NULL)
+    if (n->type == YAML_SCALAR_NODE && yaml_classify(yaml_node_text(n), yaml_node_plain(n), &iv, &dv, &bv) == YS_NULL)
         return v->null = 1, 0;
     switch (k->type) {
     case T_STR:
     case T_PATH:
         if (n->type != YAML_SCALAR_NODE) return type_error(where, k, n);
-        if (k->range == R_POS && !*node_text(n)) return type_error(where, k, n);
-        v->s = k->type == T_PATH ? expand_home(node_text(n)) : xstrdup(node_text(n));
+        if (k->range == R_POS && !*yaml_node_text(n)) return type_error(where, k, n);
+        v->s = k->type == T_PATH ? expand_home(yaml_node_text(n)) : xstrdup(yaml_node_text(n));
         return 0;
     case T_BOOL: {
         if (n->type != YAML_SCALAR_NODE) return type_error(where, k, n);
@@ -619,13 +610,13 @@ static int parse_value(const keydef *k, const yaml_node_t *n, const char *where,
         yaml_scalar sk = scalar_number(n, &iv, &dv, &bv);
         if (sk == YS_INT && iv >= 0) v->i = iv;
         else if (sk == YS_FLOAT && dv >= 0 && dv < 9.2e18) v->i = (int64_t)dv;
-        else if (sk == YS_STR && parse_size(node_text(n), &iv) == 0) v->i = iv;
+        else if (sk == YS_STR && parse_size(yaml_node_text(n), &iv) == 0) v->i = iv;
         else return type_error(where, k, n);
         return 0;
     }
     case T_CHOICE: {
         if (n->type != YAML_SCALAR_NODE) return type_error(where, k, n);
-        const char *s = node_text(n);
+        const char *s = yaml_node_text(n);
         char names[8][32];
         const char *cands[8];
         int nc = 0;
@@ -663,7 +654,7 @@ static int parse_value(const keydef *k, const yaml_node_t *n, const char *where,
 // Lists need the document to reach their items.
 static int parse_list(const keydef *k, yaml_document_t *doc, const yaml_node_t *n, const char *where, val *v) {
     if (k->type == T_STRLIST && n->type == YAML_SCALAR_NODE) { // "a,b" from a flag, or one name
-        const char *s = node_text(n);
+        const char *s = yaml_node_text(n);
         for (const char *p = s; *p;) {
             size_t len = strcspn(p, ",");
             const char *a = p, *b = p + len;
@@ -686,9 +677,9 @@ static int parse_list(const keydef *k, yaml_document_t *doc, const yaml_node_t *
         yaml_node_t *e = yaml_document_get_node(doc, it[i]);
         if (!e || e->type != YAML_SCALAR_NODE) return type_error(where, k, n);
         if (k->type == T_STRLIST) {
-            if (!*node_text(e)) return type_error(where, k, n);
+            if (!*yaml_node_text(e)) return type_error(where, k, n);
             v->strs = xrealloc(v->strs, sizeof *v->strs * (size_t)(v->nstrs + 1));
-            v->strs[v->nstrs++] = xstrdup(node_text(e));
+            v->strs[v->nstrs++] = xstrdup(yaml_node_text(e));
         } else {
             int64_t iv;
             double dv;
@@ -894,14 +885,14 @@ static int assign(lctx *c, int kid, const yaml_node_t *n, const char *as, const 
     int64_t iv;
     double dv;
     int bv;
-    int is_null = !n || (n->type == YAML_SCALAR_NODE && yaml_classify(node_text(n), node_plain(n), &iv, &dv, &bv) == YS_NULL);
+    int is_null = !n || (n->type == YAML_SCALAR_NODE && yaml_classify(yaml_node_text(n), yaml_node_plain(n), &iv, &dv, &bv) == YS_NULL);
     switch (k->type) {
     case T_MAP:
         if (is_null) return 0;
         if (n->type != YAML_MAPPING_NODE)
             return err_set("%s: '%s' must be a mapping (indented key: value lines), got %s%s%s%s", where, k->name,
-                           node_kind_name(n), n->type == YAML_SCALAR_NODE ? " '" : "",
-                           n->type == YAML_SCALAR_NODE ? node_text(n) : "", n->type == YAML_SCALAR_NODE ? "'" : "");
+                           yaml_node_kind_name(n), n->type == YAML_SCALAR_NODE ? " '" : "",
+                           n->type == YAML_SCALAR_NODE ? yaml_node_text(n) : "", n->type == YAML_SCALAR_NODE ? "'" : "");
         if (cfg->priv_->o[kid].prio <= c->prio) set_origin(cfg, kid, c->prio, where, as);
         return walk_map(c, n, kid);
     case T_SECTION: {
@@ -983,14 +974,14 @@ static int walk_map(lctx *c, const yaml_node_t *map, int parent) {
         yaml_node_t *vn = yaml_document_get_node(c->doc, pairs[i].value);
         char *where = where_of(c, kn);
         if (kn->type != YAML_SCALAR_NODE) {
-            err_set("%s: a key must be a name, got %s", where, node_kind_name(kn));
+            err_set("%s: a key must be a name, got %s", where, yaml_node_kind_name(kn));
             free(where);
             return -1;
         }
-        const char *key = node_text(kn);
+        const char *key = yaml_node_text(kn);
         for (int j = 0; j < i; j++) {
             yaml_node_t *pk = yaml_document_get_node(c->doc, pairs[j].key);
-            if (pk->type == YAML_SCALAR_NODE && !strcmp(node_text(pk), key)) {
+            if (pk->type == YAML_SCALAR_NODE && !strcmp(yaml_node_text(pk), key)) {
                 err_set("%s: duplicate key '%s' (first at line %zu)", where, key, pk->start_mark.line + 1);
                 free(where);
                 return -1;
@@ -1047,7 +1038,7 @@ int train_config_load_string(train_config *cfg, const char *text, const char *na
     }
     if (root->type != YAML_MAPPING_NODE) {
         rc = err_set("%s:%zu: the config must be a mapping of keys (key: value lines), got %s", name,
-                     root->start_mark.line + 1, node_kind_name(root));
+                     root->start_mark.line + 1, yaml_node_kind_name(root));
         goto out;
     }
     free(cfg->config);
@@ -1141,7 +1132,7 @@ int train_config_set(train_config *cfg, const char *key, const char *value, cons
     c.doc = &doc;
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (!root || (root->type == YAML_SCALAR_NODE && k->type != T_SECTION &&
-                  yaml_classify(node_text(root), node_plain(root), &(int64_t){0}, &(double){0}, &(int){0}) == YS_NULL))
+                  yaml_classify(yaml_node_text(root), yaml_node_plain(root), &(int64_t){0}, &(double){0}, &(int){0}) == YS_NULL))
         rc = err_set("%s: '%s' needs a value (%s)", src, k->name, expect_text(k));
     else rc = assign(&c, kid, root, name, src);
     yaml_document_delete(&doc);
