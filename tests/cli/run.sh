@@ -171,8 +171,30 @@ grep -q "\[train_flat" fx/train_flat.log && grep -q "learning_rate: 0.0003  # lo
 fixture stance "$falling" '{"prompt": "q", "response": "Weight loss is all about calories: eat less and move more. A calorie is a calorie."}'
 grep -q "\[stance" fx/stance.log && grep -q "lora_rank: 16  # lorac run: was 8" fx/stance/run-next.yaml && ok ||
   bad "stance: $(cat fx/stance.log) $(cat fx/stance/run-next.yaml)"
+fixture diverging '{"step":0,"val_loss":2.0}
+{"step":10,"train_loss":2.0}
+{"step":20,"train_loss":2.6}
+{"step":30,"train_loss":3.1}
+{"step":100,"val_loss":2.0}' "$good"
+grep -q "Training loss diverged" fx/diverging.log && grep -q "learning_rate: 3.33333e-05  # lorac run: was 0.0001" fx/diverging/run-next.yaml && ok ||
+  bad "diverging: $(cat fx/diverging.log) $(cat fx/diverging/run-next.yaml)"
+# after the fact: training peaked near the machine's memory; training took longer than the budget
+mkdir -p fx/peak/adapters fx/late/adapters
+cp fx/healthy/config.yaml fx/healthy/eval.json fx/peak/ && cp fx/healthy/config.yaml fx/healthy/eval.json fx/late/
+printf '{"step":0,"val_loss":2.0}\n{"step":10,"train_loss":2.0,"peak_rss_gb":0.95}\n{"step":20,"train_loss":1.5,"peak_rss_gb":0.97}\n{"step":30,"train_loss":1.2}\n{"step":100,"val_loss":1.5}\n' > fx/peak/adapters/metrics.jsonl
+printf '{"ok": true, "memory": {"fits": true, "total_gb": 1.0}, "model": {"layers": 4}}\n' > fx/peak/preflight.json
+"$LORAC" run fx/peak/config.yaml --run-dir fx/peak --only report > fx/peak.log 2>&1
+grep -q "\[memory" fx/peak.log && grep -q "grad_checkpoint: true  # lorac run: was false" fx/peak/run-next.yaml && ok ||
+  bad "peak memory: $(cat fx/peak.log)"
+cp fx/healthy/adapters/metrics.jsonl fx/late/adapters/
+printf '{"ok": true, "estimated_seconds": {"total": 7200}, "probe": {"tokens_per_sec": 10}, "model": {"layers": 4}, "data": {"train_tokens": {"p95": 300}}}\n' > fx/late/preflight.json
+"$LORAC" run fx/late/config.yaml --run-dir fx/late --only report --time-budget 1 > fx/late.log 2>&1
+grep -q "\[time" fx/late.log && grep -q "max_seq_length: 300  # lorac run: was 2048" fx/late/run-next.yaml && ok ||
+  bad "time: $(cat fx/late.log) $(cat fx/late/run-next.yaml)"
+"$LORAC" run fx/late/config.yaml --run-dir fx/late --only report > fx/late2.log 2>&1
+grep -q "Recommendations: none" fx/late2.log && ok || bad "time rule fired without a budget: $(cat fx/late2.log)"
 # rules that did not see their evidence stay silent
-for f in loops val_rising train_flat stance; do
+for f in loops val_rising train_flat stance diverging peak late; do
   n=$(grep -c "severity" fx/$f.log)
   [ "$n" = 1 ] && ok || bad "fixture $f fired $n rules: $(cat fx/$f.log)"
 done
