@@ -387,11 +387,19 @@ int test_markdown(const run_ctx *c, const json_t *test) {
     sb_puts(&d.md, "# Test prompts: base and fine-tuned\n\n");
     const json_t *tuned = json_object_get(test, "tuned"), *base = json_object_get(test, "base");
     const json_t *p = json_object_get(tuned, "params");
-    char *ps = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS);
-    para(&d, "Base: %s. Tuned: %s%s%s. Sampling: %s.", json_string_value(json_object_get(base, "model")) ?: "?",
+    strbuf ps;
+    sb_init(&ps);
+    static const char *const keys[] = {"temp", "top_p", "top_k", "min_p", "repetition_penalty", "repetition_context_size",
+                                       "presence_penalty", "frequency_penalty", "max_tokens", "seed"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        const json_t *v = json_object_get(p, keys[i]);
+        if (json_is_number(v)) sb_printf(&ps, "%s%s %.6g", ps.len ? ", " : "", keys[i], json_number_value(v));
+    }
+    para(&d, "Base: %s. Tuned: %s%s%s. Sampling: %s (answer i: seed + i).", json_string_value(json_object_get(base, "model")) ?: "?",
          json_string_value(json_object_get(tuned, "model")) ?: "?", json_is_string(json_object_get(tuned, "adapter")) ? " + " : "",
-         json_is_string(json_object_get(tuned, "adapter")) ? json_string_value(json_object_get(tuned, "adapter")) : "", ps ? ps : "");
-    free(ps);
+         json_is_string(json_object_get(tuned, "adapter")) ? json_string_value(json_object_get(tuned, "adapter")) : "",
+         ps.buf ? ps.buf : "");
+    sb_release(&ps);
     const json_t *tr = json_object_get(tuned, "results"), *br = json_object_get(base, "results");
     for (size_t i = 0; i < json_array_size(tr); i++) {
         const json_t *a = json_array_get(tr, i), *b = json_array_get(br, i);
