@@ -147,7 +147,10 @@ static void section_config(doc *d, const run_ctx *c, cells *t) {
         if (!v || json_is_null(v)) continue;
         cadd(t, xstrdup(keys[i]));
         cadd(t, cell_num(v, "%g"));
-        cadd(t, xstrdup(train_config_where(cfg, keys[i])));
+        if (!strcmp(keys[i], "lora_parameters.scale") && isfinite(cfg->lora_parameters.alpha))
+            cadd(t, xasprintf("alpha %g / %srank (%s)", cfg->lora_parameters.alpha, cfg->lora_parameters.use_rslora ? "√" : "",
+                              train_config_where(cfg, "lora_parameters.alpha")));
+        else cadd(t, xstrdup(train_config_where(cfg, keys[i])));
     }
     json_decref(j);
     const json_t *gen = run_config_json(cfg, "generation");
