@@ -9,7 +9,7 @@
 # Python: python3 when it has torch, transformers and peft (mlx, mlx_lm optional);
 # else a venv in $LORAC_CACHE/bench/venv-train (system site-packages visible)
 # gets what is missing from PyPI. Engines whose packages are absent are skipped.
-# Extra arguments go to train_bench.py (--only a|b, --engines LIST, --fp32-3b,
+# Extra arguments go to train_bench.py (--only a|b, --engines LIST (lorac,lorac-bf16,torch-bf16,torch-fp32,mlx), --fp32-3b,
 # --mlx-3b, --keep, --threads N).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)

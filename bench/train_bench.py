@@ -19,6 +19,10 @@ torch.set_num_threads):
   lorac        `lorac lora --config X.yaml`, text data whose every example is
                exactly SEQ tokens (BOS + text + the EOS lorac appends); its
                "Iter N: ... Tokens/sec" lines after the first are averaged.
+               fp32 matmuls (the default, matmul_precision: fp32).
+  lorac-bf16   the same with matmul_precision: bf16: activations and weights
+               rounded to bf16, sums in fp32 -- torch-bf16's precision, so
+               this is the like-for-like pair.
   torch-bf16   transformers + PEFT LoRA (a hand-written LoRA when peft is
                missing) on the same HF directory, bf16 weights under
                torch.autocast("cpu", bfloat16), LoRA params fp32, AdamW;
@@ -34,12 +38,14 @@ torch.set_num_threads):
 Tokens/s = SEQ / mean step time (model loading, validation and the first step
 excluded everywhere): positions trained per second. lorac's own Tokens/sec is
 the same figure (SEQ tokens a step); mlx-lm's counts SEQ-1 targets a step. The
-engines' own Tokens/sec are shown in the detail lines. Ratios are lorac/peer.
+engines' own Tokens/sec are shown in the detail lines. Ratios are lorac/peer
+(fp32 matmuls) and lorac-bf16/peer (bf16/peer).
 The machine may be shared: each engine's line gives every step time, its best
 step and the CPU share it got; the table gives median-step and best-step ratios.
 --keep keeps the configs, data and logs (the path is printed); --model-a DIR /
 --model-b DIR run a workload's settings on another HF directory.
-Targets (issue 5): (a) and (b) >= 1.5x torch-bf16 tokens/s; (b) lorac peak RSS <= 9 GB.
+Targets (issue 5): (a) and (b) >= 1.5x torch-bf16 tokens/s; (b) lorac peak RSS <= 9 GB
+(reported for both lorac engines).
 """
 import json
 import os
@@ -69,10 +75,10 @@ MLX_B_OVER_A = 35
 WORKLOADS = {
     "a": dict(title="(a) SmolLM2-135M r8 all layers seq 512", seq=512, layers=-1, gc=False,
               iters=7, mlx_iters=3, torch_steps=(2, 5), timeout=420,
-              need={"lorac": 2, "torch-bf16": 3, "torch-fp32": 3, "mlx": 3}),
+              need={"lorac": 2, "lorac-bf16": 2, "torch-bf16": 3, "torch-fp32": 3, "mlx": 3}),
     "b": dict(title="(b) SmolLM3-3B r8 last 8 seq 1024 gc", seq=1024, layers=8, gc=True,
               iters=4, mlx_iters=3, torch_steps=(1, 3), timeout=600,
-              need={"lorac": 9, "torch-bf16": 15, "torch-fp32": 17, "mlx": 14}),
+              need={"lorac": 9, "lorac-bf16": 9, "torch-bf16": 15, "torch-fp32": 17, "mlx": 14}),
 }
 
 
@@ -314,22 +320,24 @@ def parse_iters(out, seq):
                 own_tok_s=[r[3] for r in rows[1:]], warm_s=rows[0][0] / rows[0][2] if rows[0][2] else None)
 
 
-def yaml_cfg(path, model, data, adapters, wl, iters, optimizer="adamw", val_batches=0):
+def yaml_cfg(path, model, data, adapters, wl, iters, optimizer="adamw", val_batches=0, extra=()):
     lines = [f"model: {json.dumps(model)}", "train: true", f"data: {json.dumps(data)}",
              f"adapter_path: {json.dumps(adapters)}", "fine_tune_type: lora", f"optimizer: {optimizer}",
              f"num_layers: {wl['layers']}", "batch_size: 1", f"iters: {iters}", f"val_batches: {val_batches}",
              "learning_rate: 1.0e-5", "steps_per_report: 1", "steps_per_eval: 100000", "save_every: 100000",
              f"max_seq_length: {wl['seq'] + 1}", f"grad_checkpoint: {'true' if wl['gc'] else 'false'}",
-             "seed: 0", "lora_parameters:", "  rank: 8", "  scale: 1.0", "  dropout: 0.0"]
+             "seed: 0", *extra, "lora_parameters:", "  rank: 8", "  scale: 1.0", "  dropout: 0.0"]
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
     return path
 
 
-def engine_lorac(lorac, model, data, wl, work, threads):
-    ad = os.path.join(work, "lorac-adapters")
-    cfg = yaml_cfg(os.path.join(work, "lorac.yaml"), model, data, ad, wl, wl["iters"])
-    rc, out, rss, wall = run_timed([lorac, "lora", "--config", cfg], threads, wl["timeout"], os.path.join(work, "lorac.log"))
+def engine_lorac(lorac, model, data, wl, work, threads, precision="fp32"):
+    name = "lorac" if precision == "fp32" else f"lorac-{precision}"
+    ad = os.path.join(work, f"{name}-adapters")
+    cfg = yaml_cfg(os.path.join(work, f"{name}.yaml"), model, data, ad, wl, wl["iters"],
+                   extra=(f"matmul_precision: {precision}",))
+    rc, out, rss, wall = run_timed([lorac, "lora", "--config", cfg], threads, wl["timeout"], os.path.join(work, f"{name}.log"))
     return rc, out, rss, wall, parse_iters(out, wl["seq"])
 
 
@@ -479,7 +487,7 @@ def main():
     lorac = os.path.abspath(arg("--lorac", os.path.join(ROOT, "lorac")))
     threads = int(arg("--threads", "2"))
     only = arg("--only", "a,b").split(",")
-    engines = arg("--engines", "lorac,torch-bf16,torch-fp32,mlx").split(",")
+    engines = arg("--engines", "lorac,lorac-bf16,torch-bf16,torch-fp32,mlx").split(",")
     fp32_3b = "--fp32-3b" in sys.argv
     keep = "--keep" in sys.argv
     if not os.access(lorac, os.X_OK):
@@ -516,7 +524,7 @@ def main():
                 results.append(dict(w=w, e=eng, note="skipped (--fp32-3b runs it: ~17 GB, minutes a step)"))
                 continue
             need = {"torch-bf16": ("torch", "transformers"), "torch-fp32": ("torch", "transformers"),
-                    "mlx": ("mlx", "mlx_lm"), "lorac": ()}[eng]
+                    "mlx": ("mlx", "mlx_lm"), "lorac": (), "lorac-bf16": ()}[eng]
             miss = [m for m in need if not have[m]]
             if miss:
                 results.append(dict(w=w, e=eng, note=f"skipped: no {','.join(miss)} in {sys.executable}"))
@@ -536,8 +544,9 @@ def main():
                 results.append(dict(w=w, e=eng, note=f"skipped: {avail / GB:.1f} GB available < ~{wl['need'][eng]} GB"))
                 continue
             log(f"  {eng}: running (load {loadavg():.2f}, {fmt(avail and avail / GB, '.1f')} GB available)...")
-            if eng == "lorac":
-                rc, out, rss, wall, res = engine_lorac(lorac, model, data, wl, wdir, threads)
+            if eng in ("lorac", "lorac-bf16"):
+                rc, out, rss, wall, res = engine_lorac(lorac, model, data, wl, wdir, threads,
+                                                       "bf16" if eng == "lorac-bf16" else "fp32")
             elif eng == "mlx":
                 rc, out, rss, wall, res = engine_mlx(model, data, wl, wdir, threads)
             else:
@@ -558,7 +567,7 @@ def main():
             med = statistics.median(st)
             mean = sum(st) / len(st)
             extra = ""
-            if eng in ("lorac", "mlx"):
+            if eng in ("lorac", "lorac-bf16", "mlx"):
                 want = wl["seq"]  # mlx-lm: SEQ-1 real targets + its padding target
                 tpi = res["tokens_per_it"]
                 if tpi and any(x != want for x in tpi):
@@ -586,33 +595,37 @@ def main():
     log("wait = share of its run during which some task on the machine waited for a CPU (PSI cpu some): high")
     log("       means other work competed with it and its figures are low by an unknown factor")
     log(f"{'workload':<40} {'engine':<11} {'tok/s':>7} {'best':>7} {'s/step':>7} {'peak RSS':>9} {'CPU':>5} {'wait':>5} "
-        f"{'lorac/peer':>10} {'(best)':>7}")
+        f"{'lorac/peer':>10} {'(best)':>7} {'bf16/peer':>9} {'(best)':>7}")
     by = {(r["w"], r["e"]): r for r in results}
     for r in results:
-        lo = by.get((r["w"], "lorac"), {})
-        peer = r["e"] != "lorac" and r.get("tok") and lo.get("tok")
-        ratio = f"{lo['tok'] / r['tok']:.2f}x" if peer else "-"
-        rbest = f"{lo['best'] / r['best']:.2f}x" if peer else "-"
+        cols = []
+        for mine in ("lorac", "lorac-bf16"):  # fp32 and bf16 matmuls against each other engine
+            lo = by.get((r["w"], mine), {})
+            peer = r["e"] != mine and r.get("tok") and lo.get("tok")
+            cols += [f"{lo['tok'] / r['tok']:.2f}x" if peer else "-", f"{lo['best'] / r['best']:.2f}x" if peer else "-"]
         log(f"{WORKLOADS[r['w']]['title']:<40} {r['e']:<11} {fmt(r.get('tok'), '.1f'):>7} {fmt(r.get('best'), '.1f'):>7} "
             f"{fmt(r.get('s'), '.2f'):>7} {(fmt(r['rss'] and r['rss'] / GB, '.2f') + ' GB') if r.get('rss') else '-':>9} "
             f"{(str(r['cpu']) + '%') if r.get('cpu') is not None else '-':>5} "
-            f"{(format(100 * r['wait'], '.0f') + '%') if r.get('wait') is not None else '-':>5} {ratio:>10} {rbest:>7}"
+            f"{(format(100 * r['wait'], '.0f') + '%') if r.get('wait') is not None else '-':>5} "
+            f"{cols[0]:>10} {cols[1]:>7} {cols[2]:>9} {cols[3]:>7}"
             + (f"  {r['note']}" if r.get("note") else ""))
     log("")
     for w in only:
-        lo, pt = by.get((w, "lorac"), {}), by.get((w, "torch-bf16"), {})
-        if lo.get("tok") and pt.get("tok"):
-            q = lo["tok"] / pt["tok"]
-            log(f"target {w}: lorac/torch-bf16 tokens/s {q:.2f}x (best steps {lo['best'] / pt['best']:.2f}x), "
-                f"needs >= 1.5x: {'met' if q >= 1.5 else 'NOT met'}")
-        else:
-            log(f"target {w}: lorac/torch-bf16 tokens/s: not measured")
-        if w == "b":
-            if lo.get("rss"):
-                log(f"target b: lorac peak RSS {lo['rss'] / GB:.2f} GB, needs <= 9 GB: "
-                    f"{'met' if lo['rss'] <= 9 * GB else 'NOT met'}")
-            else:
-                log("target b: lorac peak RSS: not measured")
+        pt = by.get((w, "torch-bf16"), {})
+        for eng, what in (("lorac", "fp32 matmuls"), ("lorac-bf16", "bf16 matmuls, torch-bf16's precision")):
+            lo = by.get((w, eng), {})
+            if lo.get("tok") and pt.get("tok"):
+                q = lo["tok"] / pt["tok"]
+                log(f"target {w}: {eng}/torch-bf16 tokens/s {q:.2f}x (best steps {lo['best'] / pt['best']:.2f}x; {what}), "
+                    f"needs >= 1.5x: {'met' if q >= 1.5 else 'NOT met'}")
+            elif eng in engines:
+                log(f"target {w}: {eng}/torch-bf16 tokens/s: not measured")
+            if w == "b" and eng in engines:
+                if lo.get("rss"):
+                    log(f"target b: {eng} peak RSS {lo['rss'] / GB:.2f} GB, needs <= 9 GB: "
+                        f"{'met' if lo['rss'] <= 9 * GB else 'NOT met'}")
+                else:
+                    log(f"target b: {eng} peak RSS: not measured")
     for n in notes:
         log(f"note: {n}")
     log(f"train: total {time.time() - t_all:.0f} s; load average now {loadavg():.2f}"

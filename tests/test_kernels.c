@@ -126,40 +126,71 @@ static float *backward_scale(const float *dy, const tensor_view *w, const float 
 }
 
 // ---- matmul ----
+// KERNEL_PREC_BF16: the many-token matmuls (T >= 16) must equal the
+// reference on bf16-rounded operands, up to fp32 summation order.
+static int matmul_bf16_mode = 0;
+
+static float *round_bf16(const float *x, int64_t n) {
+    float *r = xmalloc((size_t)(n ? n : 1) * sizeof *r);
+    for (int64_t i = 0; i < n; i++) r[i] = bf16_to_f32(f32_to_bf16(x[i]));
+    return r;
+}
+
+// The weight as F32 with every dequantized value rounded to bf16.
+static float *weight_bf16(const tensor_view *w, tensor_view *wr) {
+    int64_t out = w->shape[0], in = w->shape[1];
+    float *f = xmalloc((size_t)(out * in > 0 ? out * in : 1) * sizeof *f);
+    for (int64_t n = 0; n < out; n++) {
+        tensor_row_f32(f + n * in, w, n);
+        for (int64_t k = 0; k < in; k++) f[n * in + k] = bf16_to_f32(f32_to_bf16(f[n * in + k]));
+    }
+    *wr = (tensor_view){.name = "w_bf16", .type = DTYPE_F32, .ndim = 2, .shape = {out, in}, .data = f,
+                        .nbytes = (size_t)(out * in) * sizeof *f};
+    return f;
+}
+
 static void matmul_case(dtype t, int64_t out, int64_t in, int64_t T, int with_bias) {
-    tensor_view w;
-    uint8_t *data = rand_weight(t, out, in, &w);
+    tensor_view w0, w;
+    uint8_t *data = rand_weight(t, out, in, &w0);
     float *x = randn(T * in, 1.0f), *bias = with_bias ? randn(out, 1.0f) : NULL;
     float *y = randn(T * out, 1.0f), *yr = randn(T * out, 1.0f);
-    matmul_forward_ref(yr, x, &w, bias, T);
-    matmul_forward(y, x, &w, bias, T);
-    float *s = forward_scale(x, &w, bias, T);
+    // the reference's operands: as given, or rounded to bf16 in bf16 mode
+    int rounded = matmul_bf16_mode && T >= 16;
+    float *wr_data = rounded ? weight_bf16(&w0, &w) : NULL, *xr = rounded ? round_bf16(x, T * in) : NULL;
+    if (!rounded) w = w0;
+    const float *xref = rounded ? xr : x;
+    matmul_forward_ref(yr, xref, &w, bias, T);
+    matmul_forward(y, x, &w0, bias, T);
+    float *s = forward_scale(xref, &w, bias, T);
     char what[128];
-    snprintf(what, sizeof what, "%s fwd %s out=%lld in=%lld T=%lld%s", kernel_isa_name(kernels_isa()), dtype_name(t),
-             (long long)out, (long long)in, (long long)T, bias ? " +bias" : "");
+    snprintf(what, sizeof what, "%s%s fwd %s out=%lld in=%lld T=%lld%s", kernel_isa_name(kernels_isa()),
+             rounded ? " bf16" : "", dtype_name(t), (long long)out, (long long)in, (long long)T, bias ? " +bias" : "");
     check_scaled(what, y, yr, s, T * out, matmul_rtol);
     free(s);
 
     // backward, overwriting and accumulating
     float *dy = randn(T * out, 1.0f), *dx = randn(T * in, 1.0f), *dxr = randn(T * in, 1.0f);
-    matmul_backward_input_ref(dxr, dy, &w, T, 0);
-    matmul_backward_input(dx, dy, &w, T, 0);
-    s = backward_scale(dy, &w, NULL, T);
-    snprintf(what, sizeof what, "%s bwd %s out=%lld in=%lld T=%lld", kernel_isa_name(kernels_isa()), dtype_name(t),
-             (long long)out, (long long)in, (long long)T);
+    float *dyr = rounded ? round_bf16(dy, T * out) : NULL;
+    const float *dyref = rounded ? dyr : dy;
+    matmul_backward_input_ref(dxr, dyref, &w, T, 0);
+    matmul_backward_input(dx, dy, &w0, T, 0);
+    s = backward_scale(dyref, &w, NULL, T);
+    snprintf(what, sizeof what, "%s%s bwd %s out=%lld in=%lld T=%lld", kernel_isa_name(kernels_isa()),
+             rounded ? " bf16" : "", dtype_name(t), (long long)out, (long long)in, (long long)T);
     check_scaled(what, dx, dxr, s, T * in, matmul_rtol);
     free(s);
     float *dx0 = randn(T * in, 1.0f);
     memcpy(dx, dx0, (size_t)(T * in) * sizeof *dx);
     memcpy(dxr, dx0, (size_t)(T * in) * sizeof *dx);
-    matmul_backward_input_ref(dxr, dy, &w, T, 1);
-    matmul_backward_input(dx, dy, &w, T, 1);
-    s = backward_scale(dy, &w, dx0, T);
-    snprintf(what, sizeof what, "%s bwd+= %s out=%lld in=%lld T=%lld", kernel_isa_name(kernels_isa()), dtype_name(t),
-             (long long)out, (long long)in, (long long)T);
+    matmul_backward_input_ref(dxr, dyref, &w, T, 1);
+    matmul_backward_input(dx, dy, &w0, T, 1);
+    s = backward_scale(dyref, &w, dx0, T);
+    snprintf(what, sizeof what, "%s%s bwd+= %s out=%lld in=%lld T=%lld", kernel_isa_name(kernels_isa()),
+             rounded ? " bf16" : "", dtype_name(t), (long long)out, (long long)in, (long long)T);
     check_scaled(what, dx, dxr, s, T * in, matmul_rtol);
     free(s);
     free(dx0), free(dy), free(dx), free(dxr), free(x), free(bias), free(y), free(yr), free(data);
+    free(wr_data), free(xr), free(dyr);
 }
 
 static void test_matmul(void) {
@@ -447,6 +478,26 @@ int main(void) {
         matmul_rtol = 2e-6;
         test_fast_is_coarser();
     }
+    // bf16 mode on every path that computes it (AVX-512 BF16 registers, AMX
+    // tiles); elsewhere it must fall back to fp32 and say so
+    for (int isa = KERNEL_ISA_AVX512; isa <= (int)best; isa++) {
+        kernels_set_isa((kernel_isa)isa);
+        if (kernels_precision_effective(KERNEL_PREC_BF16) != KERNEL_PREC_BF16) {
+            fprintf(stderr, "kernels: bf16 matmul not available on %s here\n", kernel_isa_name((kernel_isa)isa));
+            continue;
+        }
+        kernels_set_precision(KERNEL_PREC_BF16);
+        matmul_bf16_mode = 1;
+        test_matmul();
+        matmul_bf16_mode = 0;
+        kernels_set_precision(KERNEL_PREC_FP32);
+    }
+    kernels_set_isa(KERNEL_ISA_SCALAR);
+    CHECK(kernels_precision_effective(KERNEL_PREC_BF16) == KERNEL_PREC_FP32);
+    CHECK(kernels_precision_effective(KERNEL_PREC_FAST) == KERNEL_PREC_FP32);
+    kernels_set_isa(best);
+    CHECK(kernel_precision_parse("bf16") == KERNEL_PREC_BF16 && kernel_precision_parse("fp32") == KERNEL_PREC_FP32 &&
+          kernel_precision_parse("fast") == KERNEL_PREC_FAST && kernel_precision_parse("fp16") == -1);
     test_rope_tables();
     test_rope_rotation();
     TEST_MAIN_END();

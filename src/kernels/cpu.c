@@ -32,6 +32,8 @@ int amx_request_permission(void) {
     return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0 ? 0 : -1;
 }
 
+static int has_bf16 = 0; // AVX-512 BF16, set by detect()
+
 static kernel_isa detect(void) {
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return KERNEL_ISA_SCALAR;
@@ -46,12 +48,14 @@ static kernel_isa detect(void) {
     unsigned a1 = 0, b1, c1, d1;
     __get_cpuid_count(7, 1, &a1, &b1, &c1, &d1);
     int avx512_bf16 = (a1 >> 5) & 1;
+    has_bf16 = avx512_bf16;
     if (amx_tile && amx_bf16 && avx512_bf16 && (xcr0 & (3u << 17)) == (3u << 17) &&
         amx_request_permission() == 0)
         return KERNEL_ISA_AMX;
     return KERNEL_ISA_AVX512;
 }
 #else
+static int has_bf16 = 0;
 int amx_request_permission(void) { return -1; }
 static kernel_isa detect(void) { return KERNEL_ISA_SCALAR; }
 #endif
@@ -77,6 +81,8 @@ kernel_isa kernels_isa_detected(void) {
     }
     return (kernel_isa)d;
 }
+
+int kernels_has_avx512_bf16(void) { return kernels_isa_detected() >= KERNEL_ISA_AVX512 && has_bf16 && kernel_amx_built; }
 
 kernel_isa kernels_isa(void) {
     int c = __atomic_load_n(&cap, __ATOMIC_ACQUIRE);
@@ -108,10 +114,34 @@ kernel_precision kernels_precision(void) {
     int p = __atomic_load_n(&precision, __ATOMIC_ACQUIRE);
     if (p < 0) {
         const char *e = getenv("LORAC_MATMUL");
-        p = e && strcmp(e, "fast") == 0 ? KERNEL_PREC_FAST : KERNEL_PREC_FP32;
+        p = e ? kernel_precision_parse(e) : -1;
+        if (p < 0) p = KERNEL_PREC_FP32;
         __atomic_store_n(&precision, p, __ATOMIC_RELEASE);
     }
     return (kernel_precision)p;
 }
 
 void kernels_set_precision(kernel_precision p) { __atomic_store_n(&precision, (int)p, __ATOMIC_RELEASE); }
+
+const char *kernel_precision_name(kernel_precision p) {
+    switch (p) {
+    case KERNEL_PREC_FP32: return "fp32";
+    case KERNEL_PREC_FAST: return "fast";
+    case KERNEL_PREC_BF16: return "bf16";
+    }
+    return "?";
+}
+
+int kernel_precision_parse(const char *name) {
+    for (int i = KERNEL_PREC_FP32; i <= KERNEL_PREC_BF16; i++)
+        if (strcmp(name, kernel_precision_name((kernel_precision)i)) == 0) return i;
+    return -1;
+}
+
+kernel_precision kernels_precision_effective(kernel_precision want) {
+    kernel_isa isa = kernels_isa();
+    if (want == KERNEL_PREC_FAST) return isa >= KERNEL_ISA_AMX ? want : KERNEL_PREC_FP32;
+    if (want == KERNEL_PREC_BF16)
+        return isa >= KERNEL_ISA_AMX || (isa == KERNEL_ISA_AVX512 && kernels_has_avx512_bf16()) ? want : KERNEL_PREC_FP32;
+    return KERNEL_PREC_FP32;
+}

@@ -20,16 +20,27 @@ kernel_isa kernels_isa(void);          // the path in use now
 kernel_isa kernels_isa_detected(void); // the best this CPU and OS support
 void kernels_set_isa(kernel_isa cap);  // clamped to what was detected
 const char *kernel_isa_name(kernel_isa isa); // "scalar", "avx512", "amx"
-// Precision of the AMX matmul (the other paths are always fp32).
+// Precision of the many-token matmuls (T >= 16: prefill, training).
 // KERNEL_PREC_FP32 (default): within fp32 rounding of the reference (what is
-// dropped is ~2^-24 of each product). KERNEL_PREC_FAST: activations in two
-// bf16 parts and only the leading cross products: error per product at most
-// ~3·2^-16 = 4.6e-5 of |w·x| (still ~100x finer than bf16 activations),
-// 1.5-2x faster.
-// LORAC_MATMUL=fast in the environment selects it too.
-typedef enum { KERNEL_PREC_FP32, KERNEL_PREC_FAST } kernel_precision;
+// dropped is ~2^-24 of each product) on every path.
+// KERNEL_PREC_FAST (AMX only): activations in two bf16 parts and only the
+// leading cross products: error per product at most ~3·2^-16 = 4.6e-5 of
+// |w·x| (still ~100x finer than bf16 activations), 1.5-2x faster.
+// KERNEL_PREC_BF16: activations and weights rounded to bf16 (round to
+// nearest even), products summed in fp32 — PyTorch's bf16 autocast
+// precision: ~2^-8 relative per product. On AVX-512 BF16 CPUs without AMX
+// it is the only mode faster than fp32 FMA (vdpbf16ps does twice the
+// multiply-adds); CPUs without AVX-512 BF16 stay in fp32.
+// LORAC_MATMUL=fast|bf16|fp32 in the environment selects the mode too.
+typedef enum { KERNEL_PREC_FP32, KERNEL_PREC_FAST, KERNEL_PREC_BF16 } kernel_precision;
 kernel_precision kernels_precision(void);
 void kernels_set_precision(kernel_precision p);
+const char *kernel_precision_name(kernel_precision p); // "fp32", "fast", "bf16"
+// The mode a name gives; -1 for an unknown name.
+int kernel_precision_parse(const char *name);
+// What the many-token matmuls compute in when `want` is asked for on the
+// path in use: FAST needs AMX, BF16 needs AMX or AVX-512 BF16; else FP32.
+kernel_precision kernels_precision_effective(kernel_precision want);
 
 // ---- matmul ----
 // y (T, out) = x (T, in) · Wᵀ (+ bias), W a (out, in) tensor_view of any

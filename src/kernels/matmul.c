@@ -4,14 +4,17 @@
 // Dispatch: fewer than KERNEL_GEMM_MIN_T tokens is a matrix-vector product,
 // memory-bound, so it streams each weight row once (AVX-512 fused
 // dequantize-and-dot); more tokens is compute-bound and goes to the AMX tile
-// GEMM when the CPU has it, else to the AVX-512 fp32 GEMM. The portable C path
+// GEMM when the CPU has it, else to the AVX-512 fp32 GEMM (or, in
+// KERNEL_PREC_BF16 on a CPU with AVX-512 BF16, to the same packed GEMM as AMX
+// with vdpbf16ps register products). The portable C path
 // (no AVX-512) dequantizes one row at a time with dequantize_row.
 //
 // Precision: every path computes with weights exactly as dequantize_row gives
 // them and activations in full fp32 (the AMX path splits each fp32 operand
 // into bf16 parts and keeps every cross product down to ~2^-24), so results
 // differ from the references only by fp32 summation order — unless the caller
-// opts into KERNEL_PREC_FAST (AMX only, documented in kernels.h).
+// opts into KERNEL_PREC_FAST (AMX only) or KERNEL_PREC_BF16 (documented in
+// kernels.h).
 #include "kernels_internal.h"
 
 #include <math.h>
@@ -167,6 +170,12 @@ static void backward_scalar(float *dx, const float *dy, const weight_info *w, in
 }
 
 // ---- public ----
+// AVX-512 BF16 register products: bf16 precision asked for, no AMX.
+static int bf16_dot(kernel_isa isa, int64_t T) {
+    return isa == KERNEL_ISA_AVX512 && T >= KERNEL_GEMM_MIN_T && kernels_precision() == KERNEL_PREC_BF16 &&
+           kernels_has_avx512_bf16();
+}
+
 void matmul_forward(float *y, const float *x, const tensor_view *w, const float *bias, int64_t T) {
     weight_info wi = weight_info_of(w, "matmul_forward");
     if (T <= 0 || wi.out == 0) return;
@@ -177,6 +186,7 @@ void matmul_forward(float *y, const float *x, const tensor_view *w, const float 
     }
     kernel_isa isa = kernels_isa();
     if (isa >= KERNEL_ISA_AMX && T >= KERNEL_GEMM_MIN_T) matmul_amx_forward(y, x, &wi, bias, T);
+    else if (bf16_dot(isa, T)) matmul_bf16dot_forward(y, x, &wi, bias, T);
     else if (isa >= KERNEL_ISA_AVX512) matmul_avx512_forward(y, x, &wi, bias, T);
     else forward_scalar(y, x, &wi, bias, T);
 }
@@ -190,6 +200,7 @@ void matmul_backward_input(float *dx, const float *dy, const tensor_view *w, int
     }
     kernel_isa isa = kernels_isa();
     if (isa >= KERNEL_ISA_AMX && T >= KERNEL_GEMM_MIN_T) matmul_amx_backward_input(dx, dy, &wi, T, accumulate);
+    else if (bf16_dot(isa, T)) matmul_bf16dot_backward_input(dx, dy, &wi, T, accumulate);
     else if (isa >= KERNEL_ISA_AVX512) matmul_avx512_backward_input(dx, dy, &wi, T, accumulate);
     else backward_scalar(dx, dy, &wi, T, accumulate);
 }

@@ -13,6 +13,10 @@
 // KERNEL_PREC_FAST keeps i + j <= 1 only (two activation parts, at most two
 // weight parts): 2 products for BF16, 3 for the rest; each dropped piece is
 // ~2^-16 of |w·x|, at most ~3·2^-16 = 4.6e-5 per product.
+// KERNEL_PREC_BF16 keeps (0,0) only: both operands rounded to bf16, as
+// PyTorch's bf16 autocast computes. On CPUs with AVX-512 BF16 but no AMX the
+// same packed operands feed vdpbf16ps register products instead of tiles
+// (dot_block): twice the multiply-adds per instruction of fp32 FMA.
 //
 // Layout (GotoBLAS blocking): A = activations (tokens × reduction), packed per
 // chunk of MC tokens and KC reduction values into 16×32 bf16 tiles, three
@@ -158,15 +162,20 @@ static void pack_a_rows(uint16_t *Ap, const float *a, int64_t lda, int64_t rows,
             __m512i o0 = _mm512_setzero_si512(), o1 = o0, o2 = o0;
             if (t < rows) {
                 const float *src = a + t * lda + k;
-                __m256i lo[3], hi[3];
-                split3(_mm512_maskz_loadu_ps(mask16(left), src), lo);
-                split3(_mm512_maskz_loadu_ps(mask16(left - 16), src + 16), hi);
-                o0 = join(lo[0], hi[0]);
-                o1 = join(lo[1], hi[1]);
-                o2 = join(lo[2], hi[2]);
+                __m512 v0 = _mm512_maskz_loadu_ps(mask16(left), src), v1 = _mm512_maskz_loadu_ps(mask16(left - 16), src + 16);
+                if (xparts == 1) {
+                    o0 = (__m512i)_mm512_cvtne2ps_pbh(v1, v0);
+                } else {
+                    __m256i lo[3], hi[3];
+                    split3(v0, lo);
+                    split3(v1, hi);
+                    o0 = join(lo[0], hi[0]);
+                    o1 = join(lo[1], hi[1]);
+                    o2 = join(lo[2], hi[2]);
+                }
             }
             _mm512_store_si512(d0 + 32 * r, o0);
-            _mm512_store_si512(d1 + 32 * r, o1);
+            if (xparts > 1) _mm512_store_si512(d1 + 32 * r, o1);
             if (xparts > 2) _mm512_store_si512(d2 + 32 * r, o2);
         }
     }
@@ -357,7 +366,7 @@ typedef struct {
 // Pairs (weight part i, activation part j) with i + j <= 2, ordered so each
 // step changes one side only; small terms go first.
 static void block_product(const uint16_t *Ap, const uint16_t *Bp, int64_t tp, int64_t mtp, int64_t nks, int P,
-                          int fast) {
+                          int xparts) {
 #define LA0(p) _tile_loadd(4, Ap + (((p) * mtp + 2 * tp) * nks + ks) * TILE_ELEMS, 64)
 #define LA1(p) _tile_loadd(5, Ap + (((p) * mtp + 2 * tp + 1) * nks + ks) * TILE_ELEMS, 64)
 #define LB0(p) _tile_loadd(6, Bp + (((p) * 2 + 0) * nks + ks) * TILE_ELEMS, 64)
@@ -366,7 +375,14 @@ static void block_product(const uint16_t *Ap, const uint16_t *Bp, int64_t tp, in
 #define R1 _tile_dpbf16ps(2, 5, 6); _tile_dpbf16ps(3, 5, 7)
 #define C0 _tile_dpbf16ps(0, 4, 6); _tile_dpbf16ps(2, 5, 6)
 #define C1 _tile_dpbf16ps(1, 4, 7); _tile_dpbf16ps(3, 5, 7)
-    if (fast) { // KERNEL_PREC_FAST: i + j <= 1
+    if (xparts == 1) { // KERNEL_PREC_BF16: (0,0), one part each
+        for (int64_t ks = 0; ks < nks; ks++) {
+            LB0(0); LB1(0); LA0(0); LA1(0);
+            R0; R1;
+        }
+        return;
+    }
+    if (xparts == 2) { // KERNEL_PREC_FAST: i + j <= 1
         if (P == 1) // (0,0) (0,1)
             for (int64_t ks = 0; ks < nks; ks++) {
                 LB0(0); LB1(0); LA0(0); LA1(0);
@@ -423,14 +439,76 @@ static void block_product(const uint16_t *Ap, const uint16_t *Bp, int64_t tp, in
 #undef C1
 }
 
-// C (M, N) (+)= A (M, Kred) · B, B given by its packer over the weight.
-static void amx_gemm(float *c, const float *a, int64_t M, int64_t N, int64_t Kred, const weight_info *w,
-                     pack_b_fn pack_b, const float *bias, int accumulate) {
-    int fast = kernels_precision() == KERNEL_PREC_FAST;
-    int P = weight_parts(w->type), xparts = fast ? 2 : 3;
-    if (fast && P > 2) P = 2; // the third weight part only meets products fast mode drops
-    int64_t mtp_max = ((M < MC ? M : MC) + 31) / 32 * 2; // tile rows per chunk, even
-    int64_t nks_max = (Kred < KC ? (Kred + 31) / 32 : KC / 32);
+// ---- the block product on AVX-512 BF16 registers (no AMX) ----
+// The same packed A and B, one part each (KERNEL_PREC_BF16): rows m..m+7 ×
+// the 32 columns of a B block in 16 accumulators. Per reduction pair, two
+// B rows (16 columns × one pair each) and eight broadcast A pairs make 16
+// vdpbf16ps. C is read once and written once per reduction block.
+#define DOT_ROWS 8
+
+static void dot_block(const uint16_t *Ap, const uint16_t *Bp, int64_t m, int64_t mtp, int64_t nks,
+                      const c_desc *cd, int64_t n, int from) {
+    int64_t tt = m / 16, r0 = m % 16, vr = cd->M - m;
+    __mmask16 cm0 = mask16(cd->N - n), cm1 = mask16(cd->N - n - 16);
+    __m512 acc[DOT_ROWS][2];
+#pragma GCC unroll 8
+    for (int i = 0; i < DOT_ROWS; i++) {
+        __m512 c0 = _mm512_setzero_ps(), c1 = c0;
+        if (i < vr) {
+            if (from > 0) {
+                const float *src = cd->c + (m + i) * cd->ldc + n;
+                c0 = _mm512_maskz_loadu_ps(cm0, src);
+                c1 = _mm512_maskz_loadu_ps(cm1, src + 16);
+            } else if (cd->bias) {
+                c0 = _mm512_maskz_loadu_ps(cm0, cd->bias + n);
+                c1 = _mm512_maskz_loadu_ps(cm1, cd->bias + n + 16);
+            }
+        }
+        acc[i][0] = c0;
+        acc[i][1] = c1;
+    }
+    for (int64_t ks = 0; ks < nks; ks++) {
+        const uint16_t *a = a_tile((uint16_t *)Ap, 0, tt, ks, mtp, nks) + 32 * r0;
+        const uint16_t *b0 = b_tile((uint16_t *)Bp, 0, 0, ks, nks), *b1 = b_tile((uint16_t *)Bp, 0, 1, ks, nks);
+#pragma GCC unroll 4
+        for (int kp = 0; kp < 16; kp++) {
+            __m512bh w0 = (__m512bh)_mm512_load_si512(b0 + 32 * kp), w1 = (__m512bh)_mm512_load_si512(b1 + 32 * kp);
+#pragma GCC unroll 8
+            for (int i = 0; i < DOT_ROWS; i++) {
+                uint32_t pair;
+                memcpy(&pair, a + 32 * i + 2 * kp, sizeof pair);
+                __m512bh x = (__m512bh)_mm512_set1_epi32((int)pair);
+                acc[i][0] = _mm512_dpbf16_ps(acc[i][0], x, w0);
+                acc[i][1] = _mm512_dpbf16_ps(acc[i][1], x, w1);
+            }
+        }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < DOT_ROWS; i++)
+        if (i < vr) {
+            float *dst = cd->c + (m + i) * cd->ldc + n;
+            _mm512_mask_storeu_ps(dst, cm0, acc[i][0]);
+            _mm512_mask_storeu_ps(dst + 16, cm1, acc[i][1]);
+        }
+}
+
+// C (M, N) (+)= A (M, Kred) · B, B given by its packer over the weight; on
+// AMX tiles (amx = 1) or AVX-512 BF16 registers (amx = 0, KERNEL_PREC_BF16
+// only).
+static void bf16_gemm(float *c, const float *a, int64_t M, int64_t N, int64_t Kred, const weight_info *w,
+                      pack_b_fn pack_b, const float *bias, int accumulate, int amx) {
+    kernel_precision prec = kernels_precision();
+    int P = weight_parts(w->type), xparts = prec == KERNEL_PREC_FAST ? 2 : prec == KERNEL_PREC_BF16 ? 1 : 3;
+    if (xparts == 2 && P > 2) P = 2; // the third weight part only meets products fast mode drops
+    if (xparts == 1) P = 1;
+    LORAC_ASSERT(amx || xparts == 1);
+    // Register path: B blocks of KC 256 (16 KB) stay in L1 while a row group
+    // of A streams past.
+    // The A block (up to 1024 rows × 256, 512 KB) stays in L2, so B is
+    // packed once for up to 1024 tokens.
+    int64_t kc = amx ? KC : 256, mc = amx ? MC : 1024;
+    int64_t mtp_max = ((M < mc ? M : mc) + 31) / 32 * 2; // tile rows per chunk, even
+    int64_t nks_max = (Kred < kc ? (Kred + 31) / 32 : kc / 32);
     int64_t nnb = (N + NC - 1) / NC;
     // B blocks packed per call: backward reads G·64 contiguous bytes per
     // weight row (one line per row is latency-bound); G small enough that
@@ -438,18 +516,18 @@ static void amx_gemm(float *c, const float *a, int64_t M, int64_t N, int64_t Kre
     int G = pack_b == pack_b_backward ? (int)(nnb / (4 * omp_get_max_threads())) : 1;
     G = G < 1 ? 1 : G > 4 ? 4 : G;
     int64_t ngroups = (nnb + G - 1) / G;
-    uint16_t *Ap = xmalloc_aligned(64, (size_t)(3 * mtp_max * nks_max * TILE_ELEMS) * sizeof *Ap);
+    uint16_t *Ap = xmalloc_aligned(64, (size_t)(xparts * mtp_max * nks_max * TILE_ELEMS) * sizeof *Ap);
 #pragma omp parallel
     {
-        tiles_on();
+        if (amx) tiles_on();
         uint16_t *Bp = xmalloc_aligned(64, (size_t)(G * P * 2 * nks_max * TILE_ELEMS) * sizeof *Bp);
         uint16_t *scratch = xmalloc_aligned(64, (size_t)(P * NC * 32 * nks_max) * sizeof *scratch);
         float *tmp = xmalloc_aligned(64, 256 * sizeof *tmp);
-        for (int64_t m0 = 0; m0 < M; m0 += MC) {
-            int64_t rows = M - m0 < MC ? M - m0 : MC, mtp = (rows + 31) / 32 * 2;
+        for (int64_t m0 = 0; m0 < M; m0 += mc) {
+            int64_t rows = M - m0 < mc ? M - m0 : mc, mtp = (rows + 31) / 32 * 2;
             c_desc cd = {.c = c + m0 * N, .ldc = N, .M = rows, .N = N, .bias = bias, .tmp = tmp};
-            for (int64_t k0 = 0; k0 < Kred; k0 += KC) {
-                int64_t nks = ((Kred - k0 < KC ? Kred - k0 : KC) + 31) / 32;
+            for (int64_t k0 = 0; k0 < Kred; k0 += kc) {
+                int64_t nks = ((Kred - k0 < kc ? Kred - k0 : kc) + 31) / 32;
                 int from = k0 > 0 || accumulate; // C starts from itself, else from bias or zero
                 if (k0 > 0 || accumulate || !bias) cd.bias = NULL;
                 else cd.bias = bias;
@@ -463,13 +541,17 @@ static void amx_gemm(float *c, const float *a, int64_t M, int64_t N, int64_t Kre
                     for (int g = 0; g < gn; g++) {
                         int64_t n = (gi * G + g) * NC;
                         const uint16_t *Bg = Bp + (size_t)(g * P * 2 * nks) * TILE_ELEMS;
+                        if (!amx) {
+                            for (int64_t m = 0; m < rows; m += DOT_ROWS) dot_block(Ap, Bg, m, mtp, nks, &cd, n, from);
+                            continue;
+                        }
                         for (int64_t tp = 0; tp < mtp / 2; tp++) {
                             int64_t m = 32 * tp;
                             C_LOAD(0, &cd, m, n, from);
                             C_LOAD(1, &cd, m, n + 16, from);
                             C_LOAD(2, &cd, m + 16, n, from);
                             C_LOAD(3, &cd, m + 16, n + 16, from);
-                            block_product(Ap, Bg, tp, mtp, nks, P, fast);
+                            block_product(Ap, Bg, tp, mtp, nks, P, xparts);
                             C_STORE(0, &cd, m, n);
                             C_STORE(1, &cd, m, n + 16);
                             C_STORE(2, &cd, m + 16, n);
@@ -480,7 +562,7 @@ static void amx_gemm(float *c, const float *a, int64_t M, int64_t N, int64_t Kre
 #pragma omp barrier
             }
         }
-        _tile_release();
+        if (amx) _tile_release();
         free(Bp);
         free(scratch);
         free(tmp);
@@ -489,11 +571,19 @@ static void amx_gemm(float *c, const float *a, int64_t M, int64_t N, int64_t Kre
 }
 
 void matmul_amx_forward(float *y, const float *x, const weight_info *w, const float *bias, int64_t T) {
-    amx_gemm(y, x, T, w->out, w->in, w, pack_b_forward, bias, 0);
+    bf16_gemm(y, x, T, w->out, w->in, w, pack_b_forward, bias, 0, 1);
 }
 
 void matmul_amx_backward_input(float *dx, const float *dy, const weight_info *w, int64_t T, int accumulate) {
-    amx_gemm(dx, dy, T, w->in, w->out, w, pack_b_backward, NULL, accumulate);
+    bf16_gemm(dx, dy, T, w->in, w->out, w, pack_b_backward, NULL, accumulate, 1);
+}
+
+void matmul_bf16dot_forward(float *y, const float *x, const weight_info *w, const float *bias, int64_t T) {
+    bf16_gemm(y, x, T, w->out, w->in, w, pack_b_forward, bias, 0, 0);
+}
+
+void matmul_bf16dot_backward_input(float *dx, const float *dy, const weight_info *w, int64_t T, int accumulate) {
+    bf16_gemm(dx, dy, T, w->in, w->out, w, pack_b_backward, NULL, accumulate, 0);
 }
 
 const int kernel_amx_built = 1;
@@ -507,6 +597,14 @@ void matmul_amx_forward(float *y, const float *x, const weight_info *w, const fl
     abort();
 }
 void matmul_amx_backward_input(float *dx, const float *dy, const weight_info *w, int64_t T, int accumulate) {
+    (void)dx, (void)dy, (void)w, (void)T, (void)accumulate;
+    abort();
+}
+void matmul_bf16dot_forward(float *y, const float *x, const weight_info *w, const float *bias, int64_t T) {
+    (void)y, (void)x, (void)w, (void)bias, (void)T;
+    abort();
+}
+void matmul_bf16dot_backward_input(float *dx, const float *dy, const weight_info *w, int64_t T, int accumulate) {
     (void)dx, (void)dy, (void)w, (void)T, (void)accumulate;
     abort();
 }

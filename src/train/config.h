@@ -183,6 +183,7 @@ typedef struct {
     double epochs;                   // 0 = not given (iters counts); else passes over train.jsonl
     int64_t early_stopping_patience; // 0 = off; else stop after this many evaluations without a new best
     int use_dora;                    // flat key as given (fine_tune_type holds the result)
+    int matmul_precision;            // kernel_precision: fp32 (LORAC_MATMUL in the environment sets the default)
 
     json_t *sections[TC_NSECTIONS];  // NULL when absent; the YAML as JSON
     json_t *section_lines[TC_NSECTIONS]; // {"fuse": 12, "fuse.dtype": 13, "test_prompts[0]": 20}

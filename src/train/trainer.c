@@ -334,6 +334,16 @@ static int trainer_setup(trainer *t, train_config *cfg, int quiet) {
         else fprintf(stderr, "%s rank %lld, scale %g, dropout %g on the last %lld layers\n", cfg->fine_tune_type == FT_DORA ? "DoRA" : "LoRA",
                      (long long)lora->rank, lora->scale, lora->dropout, (long long)(lora->n_layers - lora->first_layer));
     }
+    kernel_precision prec = (kernel_precision)cfg->matmul_precision;
+    kernels_set_precision(prec);
+    if (!quiet && kernels_precision_effective(prec) != prec)
+        fprintf(stderr, "lorac: warning: matmul_precision %s needs %s, which this CPU (%s) lacks: computing in fp32\n",
+                kernel_precision_name(prec), prec == KERNEL_PREC_FAST ? "AMX" : "AVX-512 BF16 or AMX",
+                kernel_isa_name(kernels_isa()));
+    else if (!quiet && prec != KERNEL_PREC_FP32)
+        fprintf(stderr, "Matmul precision: %s (%s)\n", kernel_precision_name(prec),
+                prec == KERNEL_PREC_BF16 ? "activations and weights rounded to bf16, sums in fp32"
+                                         : "activations in two bf16 parts, AMX");
     // buffers sized for the largest batch any set can make
     int64_t max_tokens = cfg->batch_size * cfg->max_seq_length;
     if (train_ctx_init(&t->ctx, &t->g.m, lora, max_tokens, cfg->grad_checkpoint)) goto out;

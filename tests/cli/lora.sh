@@ -46,6 +46,24 @@ expect 0 "lora_rank: 4 -> lora_parameters.rank" "$LORAC" lora --config run.yaml 
 cmp -s a1/adapters.safetensors a2/adapters.safetensors && ok || bad "same seed gave different adapters"
 "$LORAC" lora --config run.yaml --adapter-path a3 --seed 5 >/dev/null 2>&1
 cmp -s a1/adapters.safetensors a3/adapters.safetensors && bad "another seed gave identical adapters" || ok
+# matmul_precision bf16 (PyTorch bf16 autocast's precision): reproducible, thread-count
+# independent, recorded, and close to fp32 in loss; on a CPU without AVX-512 BF16
+# or AMX it says it computes in fp32
+OMP_NUM_THREADS=2 "$LORAC" lora --config run.yaml --adapter-path h1 --matmul-precision bf16 > h1.log 2>&1
+if grep -q "Matmul precision: bf16" h1.log; then
+  ok
+  cmp -s a1/adapters.safetensors h1/adapters.safetensors && bad "bf16 matmuls gave the fp32 adapters bit for bit" || ok
+elif grep -q "matmul_precision bf16 needs AVX-512 BF16 or AMX.*computing in fp32" h1.log; then
+  ok; ok
+else
+  bad "no precision line: $(cat h1.log)"; bad "bf16 skipped"
+fi
+OMP_NUM_THREADS=1 "$LORAC" lora --config run.yaml --adapter-path h2 --matmul-precision bf16 >/dev/null 2>&1
+cmp -s h1/adapters.safetensors h2/adapters.safetensors && ok || bad "bf16 adapters differ between 1 and 2 threads"
+grep -q '"matmul_precision": "bf16"' h1/adapter_config.json && ok || bad "adapter_config.json lacks matmul_precision"
+last_val() { grep '"val_loss"' "$1" | tail -n 1 | sed 's/.*"val_loss": *\([0-9.e+-]*\).*/\1/'; }
+awk -v a="$(last_val a1/metrics.jsonl)" -v b="$(last_val h1/metrics.jsonl)" 'BEGIN { d = a - b; exit !(a > 0 && b > 0 && d < 0.02 && d > -0.02) }' &&
+  ok || bad "bf16 final val loss $(last_val h1/metrics.jsonl) far from fp32 $(last_val a1/metrics.jsonl)"
 # resume from the middle of an accumulation group and from its end
 expect 0 "at iteration 4" "$LORAC" lora --config run.yaml --adapter-path a4 --resume-adapter-file a1/0000004_adapters.safetensors
 cmp -s a1/adapters.safetensors a4/adapters.safetensors && ok || bad "resume from iteration 4 differs from the uninterrupted run"
