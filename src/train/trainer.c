@@ -279,6 +279,7 @@ typedef struct {
     optimizer opt;
     packed pk;
     int loaded, have_lora, have_ctx, have_opt;
+    kernel_precision prev_precision; // restored on release: matmul_precision is the trainer's only
 } trainer;
 
 static void trainer_release(trainer *t) {
@@ -288,6 +289,7 @@ static void trainer_release(trainer *t) {
     if (t->have_lora) lora_release(&t->lora);
     examples_release(&t->tr), examples_release(&t->va), examples_release(&t->te);
     if (t->loaded) gen_model_release(&t->g);
+    kernels_set_precision(t->prev_precision);
 }
 
 // Model, tokenized data (train when training, valid when validating, test when
@@ -295,6 +297,7 @@ static void trainer_release(trainer *t) {
 // optimizer. Prints the truncation warning and the trainable-parameter line.
 static int trainer_setup(trainer *t, train_config *cfg, int quiet) {
     memset(t, 0, sizeof *t);
+    t->prev_precision = kernels_precision();
     if (train_config_check_data(cfg)) return -1;
     if (gen_model_load(&t->g, cfg->model)) return -1;
     t->loaded = 1;

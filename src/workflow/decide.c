@@ -6,7 +6,8 @@
 //               batch_size 1 (+accumulation), shorter max_seq_length, fewer layers;
 //               or training peaked above 90% of the machine's memory
 //   time        the estimate (preflight) or the training itself exceeded
-//               --time-budget -> fewer layers, shorter max_seq_length
+//               --time-budget -> bf16 matmuls (where the CPU has them), fewer
+//               layers, shorter max_seq_length
 //   loops       test or eval answers loop -> repetition_penalty 1.3-1.5, fewer epochs
 //   val_rising  validation loss rose after its best -> stop at the best step,
 //               fuse best_adapters.safetensors
@@ -19,6 +20,7 @@
 #include "run_internal.h"
 
 #include "../core/core.h"
+#include "../kernels/kernels.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -150,6 +152,9 @@ static void rule_time(const run_ctx *c, const json_t *pf, json_t *out) {
     else evidence(r, "preflight estimate %.1f h (%.0f tokens/s); the budget is %.1f h", est / 3600,
                   json_number_value(json_object_get(json_object_get(pf, "probe"), "tokens_per_sec")), budget);
     const train_config *cfg = c->cfg;
+    if (cfg->matmul_precision == KERNEL_PREC_FP32 && kernels_precision_effective(KERNEL_PREC_BF16) == KERNEL_PREC_BF16)
+        change(r, "matmul_precision", json_string("fp32"), json_string("bf16"),
+               "bf16 products summed in fp32 (PyTorch bf16 autocast's precision): 1.7-2.4x faster training on this CPU");
     const json_t *model = json_object_get(pf, "model");
     int64_t layers = json_integer_value(json_object_get(model, "layers"));
     int64_t nl = cfg->num_layers < 0 || (layers && cfg->num_layers > layers) ? layers : cfg->num_layers;

@@ -129,6 +129,12 @@ grep -q '"fits": false' mem/preflight.json && ok || bad "memory: preflight.json 
 [ ! -e mem/adapters ] && ok || bad "memory: training started after a refusal"
 expect 1 "over the time budget" "$LORAC" run run8s.yaml --model m $small --run-dir slow --time-budget 0.000001
 grep -q "num_layers: 1  # lorac run: was 2" slow/run-next.yaml && ok || bad "time: run-next.yaml: $(cat slow/run-next.yaml)"
+# where the CPU computes bf16 products, they come first; elsewhere they are not offered
+if "$LORAC" lora --help 2>&1 | grep -q matmul-precision && grep -q 'avx512_bf16\|amx_bf16' /proc/cpuinfo; then
+  grep -q "matmul_precision: bf16  # lorac run: was fp32" slow/run-next.yaml && ok || bad "time: no bf16 matmuls in run-next.yaml: $(cat slow/run-next.yaml)"
+else
+  grep -q "matmul_precision" slow/run-next.yaml && bad "time: bf16 offered on a CPU without it" || ok
+fi
 
 # ---- the decision rules, on runs that show their evidence ----
 # a run directory: config.yaml, adapters/metrics.jsonl, eval.json scored by lorac eval from answers
