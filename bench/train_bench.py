@@ -22,7 +22,8 @@ torch.set_num_threads):
                fp32 matmuls (the default, matmul_precision: fp32).
   lorac-bf16   the same with matmul_precision: bf16: activations and weights
                rounded to bf16, sums in fp32 -- torch-bf16's precision, so
-               this is the like-for-like pair.
+               this is the like-for-like pair, and what lorac's default
+               (matmul_precision: auto) picks for these bf16 models.
   torch-bf16   transformers + PEFT LoRA (a hand-written LoRA when peft is
                missing) on the same HF directory, bf16 weights under
                torch.autocast("cpu", bfloat16), LoRA params fp32, AdamW;

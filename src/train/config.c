@@ -162,10 +162,11 @@ static const keydef KEYS[K_COUNT] = {
                                    NULL, 0, KIND_LORAC, "0", "stop after N validations without a new best; 0 = off", NULL},
     [K_USE_RSLORA] = {"use_rslora", TOP, T_BOOL, R_ANY, 0, F(lora_parameters.use_rslora), NOFF, 0, 0, NULL, 0, KIND_LORAC,
                       "false", "rsLoRA: scale = alpha / sqrt(rank)", NULL},
-    [K_MATMUL_PRECISION] = {"matmul_precision", TOP, T_CHOICE, R_ANY, 0, F(matmul_precision), NOFF, 0, 0, "fp32 fast bf16",
-                            KERNEL_PREC_FP32, KIND_LORAC, "fp32",
-                            "many-token matmuls: fp32 (exact), fast (AMX CPUs: 2-part bf16), bf16 (activations and "
-                            "weights rounded to bf16, as PyTorch's bf16 autocast: ~2x faster on AVX-512 BF16 CPUs)",
+    [K_MATMUL_PRECISION] = {"matmul_precision", TOP, T_CHOICE, R_ANY, 0, F(matmul_precision), NOFF, 0, 0,
+                            "fp32 fast bf16 auto", KERNEL_PREC_FP32, KIND_LORAC, "auto",
+                            "frozen weights' matmuls: fp32 (exact), bf16 (activations and weights rounded to bf16, sums "
+                            "in fp32, as PyTorch's bf16 autocast: ~2x faster on AVX-512 BF16 CPUs), fast (AMX CPUs: "
+                            "2-part bf16), auto (bf16 when the weights are bf16 and the CPU has it, else fp32)",
                             NULL},
     [K_USE_DORA] = {"use_dora", TOP, T_BOOL, R_ANY, 0, F(use_dora), NOFF, 0, 0, NULL, 0, KIND_FLAT, "false",
                     "true = fine_tune_type: dora", NULL},
@@ -411,7 +412,8 @@ void train_config_init(train_config *cfg) {
     cfg->epochs = 0;
     cfg->early_stopping_patience = 0;
     cfg->use_dora = 0;
-    cfg->matmul_precision = (int)kernels_precision(); // fp32 unless LORAC_MATMUL says otherwise
+    // auto unless LORAC_MATMUL names a mode
+    cfg->matmul_precision = getenv("LORAC_MATMUL") ? (int)kernels_precision() : TRAIN_MATMUL_AUTO;
     train_config_priv *p = cfg->priv_;
     p->ft_given = FT_LORA;
     p->scale_given = 20.0;
@@ -1561,7 +1563,9 @@ json_t *train_config_to_json(const train_config *cfg) {
         if (given(cfg, FEAT[i])) SET(KEYS[FEAT[i]].name, json_string(*(char *const *)cfield(cfg, &KEYS[FEAT[i]])));
     if (cfg->wandb) SET("wandb", json_string(cfg->wandb));
     SET("early_stopping_patience", json_integer(cfg->early_stopping_patience));
-    SET("matmul_precision", json_string(kernel_precision_name((kernel_precision)cfg->matmul_precision)));
+    SET("matmul_precision", json_string(cfg->matmul_precision == TRAIN_MATMUL_AUTO
+                                            ? "auto"
+                                            : kernel_precision_name((kernel_precision)cfg->matmul_precision)));
     for (int i = 0; i < TC_NSECTIONS; i++)
         if (cfg->sections[i]) SET(SECTION_NAMES[i], json_deep_copy(cfg->sections[i]));
 #undef SET

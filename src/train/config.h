@@ -183,7 +183,7 @@ typedef struct {
     double epochs;                   // 0 = not given (iters counts); else passes over train.jsonl
     int64_t early_stopping_patience; // 0 = off; else stop after this many evaluations without a new best
     int use_dora;                    // flat key as given (fine_tune_type holds the result)
-    int matmul_precision;            // kernel_precision: fp32 (LORAC_MATMUL in the environment sets the default)
+    int matmul_precision;            // a kernel_precision or TRAIN_MATMUL_AUTO (the default; LORAC_MATMUL sets another)
 
     json_t *sections[TC_NSECTIONS];  // NULL when absent; the YAML as JSON
     json_t *section_lines[TC_NSECTIONS]; // {"fuse": 12, "fuse.dtype": 13, "test_prompts[0]": 20}
@@ -247,6 +247,9 @@ const char *train_lr_kind_name(train_lr_kind k);
 // of "iters" (so it loads back without the epochs/iters conflict); alpha sits
 // beside the resolved scale. Loading it back gives the same config.
 json_t *train_config_to_json(const train_config *cfg);
+// matmul_precision: auto = bf16 products when the trained blocks' weights are
+// bf16 and the CPU computes them (AVX-512 BF16 or AMX), else fp32.
+#define TRAIN_MATMUL_AUTO 3
 // Write it atomically, sorted, indent 4 (as mlx-lm's save_config).
 int train_config_save_json(const train_config *cfg, const char *path);
 

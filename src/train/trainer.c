@@ -280,6 +280,7 @@ typedef struct {
     packed pk;
     int loaded, have_lora, have_ctx, have_opt;
     kernel_precision prev_precision; // restored on release: matmul_precision is the trainer's only
+    kernel_precision precision;      // what the run computes in (matmul_precision resolved)
 } trainer;
 
 static void trainer_release(trainer *t) {
@@ -337,16 +338,35 @@ static int trainer_setup(trainer *t, train_config *cfg, int quiet) {
         else fprintf(stderr, "%s rank %lld, scale %g, dropout %g on the last %lld layers\n", cfg->fine_tune_type == FT_DORA ? "DoRA" : "LoRA",
                      (long long)lora->rank, lora->scale, lora->dropout, (long long)(lora->n_layers - lora->first_layer));
     }
-    kernel_precision prec = (kernel_precision)cfg->matmul_precision;
+    kernel_precision prec;
+    const char *why;
+    if (cfg->matmul_precision == TRAIN_MATMUL_AUTO) {
+        const tensor_view *w = t->g.m.layers[lora->first_layer].q;
+        int bf16_weights = w && w->type == DTYPE_BF16;
+        int cpu = kernels_precision_effective(KERNEL_PREC_BF16) == KERNEL_PREC_BF16;
+        prec = bf16_weights && cpu ? KERNEL_PREC_BF16 : KERNEL_PREC_FP32;
+        why = bf16_weights && cpu ? "auto: bf16 weights, a CPU with bf16 products; matmul_precision: fp32 for exact products"
+              : !bf16_weights     ? "auto: the weights are not bf16"
+                                  : "auto: this CPU has no bf16 products";
+    } else {
+        prec = (kernel_precision)cfg->matmul_precision;
+        why = "matmul_precision";
+        if (kernels_precision_effective(prec) != prec) {
+            if (!quiet)
+                fprintf(stderr, "lorac: warning: matmul_precision %s needs %s, which this CPU (%s) lacks: computing in fp32\n",
+                        kernel_precision_name(prec), prec == KERNEL_PREC_FAST ? "AMX" : "AVX-512 BF16 or AMX",
+                        kernel_isa_name(kernels_isa()));
+            prec = KERNEL_PREC_FP32;
+        }
+    }
     kernels_set_precision(prec);
-    if (!quiet && kernels_precision_effective(prec) != prec)
-        fprintf(stderr, "lorac: warning: matmul_precision %s needs %s, which this CPU (%s) lacks: computing in fp32\n",
-                kernel_precision_name(prec), prec == KERNEL_PREC_FAST ? "AMX" : "AVX-512 BF16 or AMX",
-                kernel_isa_name(kernels_isa()));
-    else if (!quiet && prec != KERNEL_PREC_FP32)
-        fprintf(stderr, "Matmul precision: %s (%s)\n", kernel_precision_name(prec),
-                prec == KERNEL_PREC_BF16 ? "activations and weights rounded to bf16, sums in fp32"
-                                         : "activations in two bf16 parts, AMX");
+    t->precision = prec;
+    if (!quiet)
+        fprintf(stderr, "Matmul precision: %s — %s (%s)\n", kernel_precision_name(prec),
+                prec == KERNEL_PREC_BF16   ? "activations and weights rounded to bf16, sums in fp32"
+                : prec == KERNEL_PREC_FAST ? "activations in two bf16 parts (AMX)"
+                                           : "exact fp32 products",
+                why);
     // buffers sized for the largest batch any set can make
     int64_t max_tokens = cfg->batch_size * cfg->max_seq_length;
     if (train_ctx_init(&t->ctx, &t->g.m, lora, max_tokens, cfg->grad_checkpoint)) goto out;
@@ -597,6 +617,7 @@ int train_probe(train_config *cfg, int steps, train_probe_result *out) {
     out->n_train = t.tr.n, out->n_valid = t.va.n;
     out->tokens_per_iter = all / (double)plan.n_batches;
     out->lora_params = t.lora.n_params;
+    out->matmul_precision = (int)t.precision;
     // batches at evenly spaced length quantiles, longest last (the memory peak)
     int rc = 0;
     double secs = 0, toks = 0;

@@ -27,6 +27,7 @@ typedef struct {
     double est_train_seconds, est_eval_seconds;
     int64_t lora_params;     // trainable parameters
     double peak_rss;         // bytes, after the probe
+    int matmul_precision;    // the kernel_precision the run computes in (auto resolved)
 } train_probe_result;
 int train_probe(train_config *cfg, int steps, train_probe_result *out);
 

@@ -15,6 +15,7 @@
 #include "run_internal.h"
 
 #include "../core/core.h"
+#include "../kernels/kernels.h"
 #include "../generate/generate.h"
 #include "../model/estimate.h"
 #include "../train/trainer.h"
@@ -209,6 +210,8 @@ int stage_preflight(run_ctx *c) {
                                                pr.tokens_per_iter, "tokens_per_sec", pr.tokens_per_sec, "step_seconds", pr.step_seconds,
                                                "est_train_seconds", pr.est_train_seconds, "est_eval_seconds", pr.est_eval_seconds,
                                                "peak_rss_gb", gb(pr.peak_rss), "trainable_parameters", (json_int_t)pr.lora_params));
+    json_object_set_new(json_object_get(pf, "probe"), "matmul_precision",
+                        json_string(kernel_precision_name((kernel_precision)pr.matmul_precision)));
     int over = c->o->time_budget_h > 0 && est > c->o->time_budget_h * 3600;
     char d1[32], d2[32];
     check_add(&cl, "time", !over, "%.0f tokens/s on a %.0f-token batch: %lld iterations ≈ %s training + %s validation%s",

@@ -47,23 +47,29 @@ cmp -s a1/adapters.safetensors a2/adapters.safetensors && ok || bad "same seed g
 "$LORAC" lora --config run.yaml --adapter-path a3 --seed 5 >/dev/null 2>&1
 cmp -s a1/adapters.safetensors a3/adapters.safetensors && bad "another seed gave identical adapters" || ok
 # matmul_precision bf16 (PyTorch bf16 autocast's precision): reproducible, thread-count
-# independent, recorded, and close to fp32 in loss; on a CPU without AVX-512 BF16
-# or AMX it says it computes in fp32
+# independent, recorded, and close to fp32 in loss; auto (the default) picks it for these
+# bf16 weights; on a CPU without AVX-512 BF16 or AMX both say they compute in fp32
 OMP_NUM_THREADS=2 "$LORAC" lora --config run.yaml --adapter-path h1 --matmul-precision bf16 > h1.log 2>&1
+"$LORAC" lora --config run.yaml --adapter-path h0 --matmul-precision fp32 > h0.log 2>&1
+grep -q "Matmul precision: fp32 — exact fp32 products (matmul_precision)" h0.log && ok || bad "fp32 line: $(cat h0.log)"
 if grep -q "Matmul precision: bf16" h1.log; then
   ok
-  cmp -s a1/adapters.safetensors h1/adapters.safetensors && bad "bf16 matmuls gave the fp32 adapters bit for bit" || ok
+  cmp -s h0/adapters.safetensors h1/adapters.safetensors && bad "bf16 matmuls gave the fp32 adapters bit for bit" || ok
+  "$LORAC" lora --config run.yaml --adapter-path h3 > h3.log 2>&1
+  grep -q "Matmul precision: bf16 .*(auto: bf16 weights" h3.log && cmp -s h1/adapters.safetensors h3/adapters.safetensors &&
+    ok || bad "auto did not train in bf16 on bf16 weights: $(cat h3.log)"
 elif grep -q "matmul_precision bf16 needs AVX-512 BF16 or AMX.*computing in fp32" h1.log; then
-  ok; ok
+  ok; ok; ok
 else
-  bad "no precision line: $(cat h1.log)"; bad "bf16 skipped"
+  bad "no precision line: $(cat h1.log)"; bad "bf16 skipped"; bad "auto skipped"
 fi
 OMP_NUM_THREADS=1 "$LORAC" lora --config run.yaml --adapter-path h2 --matmul-precision bf16 >/dev/null 2>&1
 cmp -s h1/adapters.safetensors h2/adapters.safetensors && ok || bad "bf16 adapters differ between 1 and 2 threads"
-grep -q '"matmul_precision": "bf16"' h1/adapter_config.json && ok || bad "adapter_config.json lacks matmul_precision"
+grep -q '"matmul_precision": "bf16"' h1/adapter_config.json && grep -q '"matmul_precision": "auto"' a1/adapter_config.json &&
+  ok || bad "adapter_config.json lacks matmul_precision"
 last_val() { grep '"val_loss"' "$1" | tail -n 1 | sed 's/.*"val_loss": *\([0-9.e+-]*\).*/\1/'; }
-awk -v a="$(last_val a1/metrics.jsonl)" -v b="$(last_val h1/metrics.jsonl)" 'BEGIN { d = a - b; exit !(a > 0 && b > 0 && d < 0.02 && d > -0.02) }' &&
-  ok || bad "bf16 final val loss $(last_val h1/metrics.jsonl) far from fp32 $(last_val a1/metrics.jsonl)"
+awk -v a="$(last_val h0/metrics.jsonl)" -v b="$(last_val h1/metrics.jsonl)" 'BEGIN { d = a - b; exit !(a > 0 && b > 0 && d < 0.02 && d > -0.02) }' &&
+  ok || bad "bf16 final val loss $(last_val h1/metrics.jsonl) far from fp32 $(last_val h0/metrics.jsonl)"
 # resume from the middle of an accumulation group and from its end
 expect 0 "at iteration 4" "$LORAC" lora --config run.yaml --adapter-path a4 --resume-adapter-file a1/0000004_adapters.safetensors
 cmp -s a1/adapters.safetensors a4/adapters.safetensors && ok || bad "resume from iteration 4 differs from the uninterrupted run"

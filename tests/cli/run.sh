@@ -129,11 +129,21 @@ grep -q '"fits": false' mem/preflight.json && ok || bad "memory: preflight.json 
 [ ! -e mem/adapters ] && ok || bad "memory: training started after a refusal"
 expect 1 "over the time budget" "$LORAC" run run8s.yaml --model m $small --run-dir slow --time-budget 0.000001
 grep -q "num_layers: 1  # lorac run: was 2" slow/run-next.yaml && ok || bad "time: run-next.yaml: $(cat slow/run-next.yaml)"
-# where the CPU computes bf16 products, they come first; elsewhere they are not offered
-if "$LORAC" lora --help 2>&1 | grep -q matmul-precision && grep -q 'avx512_bf16\|amx_bf16' /proc/cpuinfo; then
-  grep -q "matmul_precision: bf16  # lorac run: was fp32" slow/run-next.yaml && ok || bad "time: no bf16 matmuls in run-next.yaml: $(cat slow/run-next.yaml)"
+# bf16 products are offered when the run computed in fp32 and the CPU has them (auto
+# already picked them for these bf16 weights where it could)
+used=$(sed -n 's/.*"matmul_precision": "\([a-z0-9]*\)".*/\1/p' slow/preflight.json | head -n 1)
+cpu_bf16=0; grep -q 'avx512_bf16\|amx_bf16' /proc/cpuinfo && cpu_bf16=1
+[ -n "$used" ] && ok || bad "preflight.json: no probe matmul_precision"
+if [ "$used" = fp32 ] && [ $cpu_bf16 = 1 ]; then
+  grep -q "matmul_precision: bf16  # lorac run: was auto" slow/run-next.yaml && ok || bad "time: no bf16 in run-next.yaml: $(cat slow/run-next.yaml)"
 else
-  grep -q "matmul_precision" slow/run-next.yaml && bad "time: bf16 offered on a CPU without it" || ok
+  grep -q "matmul_precision" slow/run-next.yaml && bad "time: bf16 offered to a run already in bf16 (or a CPU without it)" || ok
+fi
+expect 1 "over the time budget" "$LORAC" run run8s.yaml --model m $small --run-dir slow32 --time-budget 0.000001 --matmul-precision fp32
+if [ $cpu_bf16 = 1 ]; then
+  grep -q "matmul_precision: bf16  # lorac run: was fp32" slow32/run-next.yaml && ok || bad "time: fp32 run not offered bf16: $(cat slow32/run-next.yaml)"
+else
+  grep -q "matmul_precision" slow32/run-next.yaml && bad "time: bf16 offered on a CPU without it" || ok
 fi
 
 # ---- the decision rules, on runs that show their evidence ----
