@@ -2,7 +2,7 @@
 # bench_kernels.sh — builds and runs bench/bench_kernels.c (matmul and attention
 # kernels on SmolLM2-135M / SmolLM3-3B layer shapes, per dtype) against
 # build/liblorac.a. Extra arguments go to the benchmark (--quick, --model,
-# --type, --isa). Threads: OMP_NUM_THREADS (default 2).
+# --type, --isa, --precision). Threads: OMP_NUM_THREADS (default 2).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")

@@ -139,14 +139,19 @@ static void section_config(doc *d, const run_ctx *c, cells *t) {
     static const char *const keys[] = {"model", "data", "fine_tune_type", "num_layers", "lora_parameters.rank",
                                        "lora_parameters.scale", "lora_parameters.dropout", "learning_rate", "iters",
                                        "epochs", "batch_size", "grad_accumulation_steps", "max_seq_length",
-                                       "grad_checkpoint", "mask_prompt", "optimizer", "seed"};
+                                       "grad_checkpoint", "mask_prompt", "optimizer", "seed", "matmul_precision"};
     json_t *j = train_config_to_json(cfg);
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
         const json_t *v = json_object_get(j, keys[i]);
         if (!strncmp(keys[i], "lora_parameters.", 16)) v = json_object_get(json_object_get(j, "lora_parameters"), keys[i] + 16);
         if (!v || json_is_null(v)) continue;
         cadd(t, xstrdup(keys[i]));
-        cadd(t, cell_num(v, "%g"));
+        if (!strcmp(keys[i], "matmul_precision") && !strcmp(json_string_value(v), "auto")) { // what auto chose
+            json_t *pf = run_read_json(c, "preflight.json");
+            const char *used = json_string_value(json_object_get(json_object_get(pf, "probe"), "matmul_precision"));
+            cadd(t, used ? xasprintf("auto: %s", used) : xstrdup("auto"));
+            json_decref(pf);
+        } else cadd(t, cell_num(v, "%g"));
         if (!strcmp(keys[i], "lora_parameters.scale") && isfinite(cfg->lora_parameters.alpha))
             cadd(t, xasprintf("alpha %g / %srank (%s)", cfg->lora_parameters.alpha, cfg->lora_parameters.use_rslora ? "√" : "",
                               train_config_where(cfg, "lora_parameters.alpha")));

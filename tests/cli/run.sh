@@ -36,6 +36,7 @@ for ex in run7-smollm3 run8-qwen3; do
   for s in "## Configuration" "## Preflight" "## Data audit" "## Training" "## Evaluation" "## Before and after" "## Recommendations"; do
     grep -q "$s" runs/$ex/report.md && ok || bad "$ex: report.md lacks '$s'"
   done
+  grep -q "| matmul_precision | auto: \(bf16\|fp32\) |" runs/$ex/report.md && ok || bad "$ex: report.md lacks the resolved matmul precision"
   grep -q "<svg" runs/$ex/report.html && ! grep -q 'src="http\|href="http\|url(http' runs/$ex/report.html && ok ||
     bad "$ex: report.html lacks inline SVG or loads something from the network"
   # the test prompts ran on base and tuned with the user's settings
