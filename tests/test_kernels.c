@@ -215,6 +215,10 @@ static void test_matmul(void) {
     matmul_case(DTYPE_Q4_K, 33, 1280, 17, 0);
     matmul_case(DTYPE_Q8_0, 1, 64, 33, 0);
     matmul_case(DTYPE_F16, 33, 1, 20, 1);
+    // more than 2 MB of bf16 activations (T · reduction · 2): the AVX-512 BF16
+    // path's blocked loop instead of packing all of A at once
+    matmul_case(DTYPE_BF16, 35, 2112, 530, 1);
+    matmul_case(DTYPE_Q8_0, 2112, 64, 530, 0);
 }
 
 static void test_rows(void) {

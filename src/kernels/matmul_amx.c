@@ -154,8 +154,9 @@ static inline uint16_t *a_tile(uint16_t *Ap, int p, int64_t tt, int64_t ks, int6
 static void pack_a_rows(uint16_t *Ap, const float *a, int64_t lda, int64_t rows, int64_t Kred, int64_t k0, int64_t tt,
                         int64_t mtp, int64_t nks, int xparts) {
     for (int64_t ks = 0; ks < nks; ks++) {
-        uint16_t *d0 = a_tile(Ap, 0, tt, ks, mtp, nks), *d1 = a_tile(Ap, 1, tt, ks, mtp, nks),
-                 *d2 = a_tile(Ap, 2, tt, ks, mtp, nks);
+        // only the parts the buffer holds
+        uint16_t *d0 = a_tile(Ap, 0, tt, ks, mtp, nks), *d1 = xparts > 1 ? a_tile(Ap, 1, tt, ks, mtp, nks) : NULL,
+                 *d2 = xparts > 2 ? a_tile(Ap, 2, tt, ks, mtp, nks) : NULL;
         int64_t k = k0 + 32 * ks, left = Kred - k;
         for (int r = 0; r < 16; r++) {
             int64_t t = 16 * tt + r;
@@ -446,8 +447,10 @@ static void block_product(const uint16_t *Ap, const uint16_t *Bp, int64_t tp, in
 // vdpbf16ps. C is read once and written once per reduction block.
 #define DOT_ROWS 8
 
-static void dot_block(const uint16_t *Ap, const uint16_t *Bp, int64_t m, int64_t mtp, int64_t nks,
-                      const c_desc *cd, int64_t n, int from) {
+// A holds the whole reduction (nks_a 32-value steps); this block's run
+// starts at step ks0 and takes nks.
+static void dot_block(const uint16_t *Ap, const uint16_t *Bp, int64_t m, int64_t mtp, int64_t nks_a, int64_t ks0,
+                      int64_t nks, const c_desc *cd, int64_t n, int from) {
     int64_t tt = m / 16, r0 = m % 16, vr = cd->M - m;
     __mmask16 cm0 = mask16(cd->N - n), cm1 = mask16(cd->N - n - 16);
     __m512 acc[DOT_ROWS][2];
@@ -468,7 +471,7 @@ static void dot_block(const uint16_t *Ap, const uint16_t *Bp, int64_t m, int64_t
         acc[i][1] = c1;
     }
     for (int64_t ks = 0; ks < nks; ks++) {
-        const uint16_t *a = a_tile((uint16_t *)Ap, 0, tt, ks, mtp, nks) + 32 * r0;
+        const uint16_t *a = a_tile((uint16_t *)Ap, 0, tt, ks0 + ks, mtp, nks_a) + 32 * r0;
         const uint16_t *b0 = b_tile((uint16_t *)Bp, 0, 0, ks, nks), *b1 = b_tile((uint16_t *)Bp, 0, 1, ks, nks);
 #pragma GCC unroll 4
         for (int kp = 0; kp < 16; kp++) {
@@ -492,21 +495,63 @@ static void dot_block(const uint16_t *Ap, const uint16_t *Bp, int64_t m, int64_t
         }
 }
 
-// C (M, N) (+)= A (M, Kred) · B, B given by its packer over the weight; on
-// AMX tiles (amx = 1) or AVX-512 BF16 registers (amx = 0, KERNEL_PREC_BF16
-// only).
-static void bf16_gemm(float *c, const float *a, int64_t M, int64_t N, int64_t Kred, const weight_info *w,
-                      pack_b_fn pack_b, const float *bias, int accumulate, int amx) {
+// KERNEL_PREC_BF16 without AMX: C (M, N) (+)= A (M, Kred) · B on registers.
+// All of A is packed first (one part, M × Kred bf16), then each thread takes
+// whole groups of B columns and runs down the reduction in blocks of DOT_KC
+// (a 16 KB B block stays in L1) over every row of A: one barrier per call,
+// and each weight panel is converted once.
+#define DOT_KC 256
+
+static void dot_gemm(float *c, const float *a, int64_t M, int64_t N, int64_t Kred, const weight_info *w,
+                     pack_b_fn pack_b, const float *bias, int accumulate) {
+    int64_t nks_a = (Kred + 31) / 32, mtp = (M + 31) / 32 * 2, nks_max = (Kred < DOT_KC ? nks_a : DOT_KC / 32);
+    int64_t nnb = (N + NC - 1) / NC;
+    int G = pack_b == pack_b_backward ? (int)(nnb / (4 * omp_get_max_threads())) : 1;
+    G = G < 1 ? 1 : G > 4 ? 4 : G;
+    int64_t ngroups = (nnb + G - 1) / G;
+    uint16_t *Ap = xmalloc_aligned(64, (size_t)(mtp * nks_a * TILE_ELEMS) * sizeof *Ap);
+#pragma omp parallel
+    {
+        uint16_t *Bp = xmalloc_aligned(64, (size_t)(G * 2 * nks_max * TILE_ELEMS) * sizeof *Bp);
+        uint16_t *scratch = xmalloc_aligned(64, (size_t)(NC * 32 * nks_max) * sizeof *scratch);
+#pragma omp for schedule(static)
+        for (int64_t tt = 0; tt < mtp; tt++) pack_a_rows(Ap, a, Kred, M, Kred, 0, tt, mtp, nks_a, 1);
+        c_desc cd = {.c = c, .ldc = N, .M = M, .N = N, .bias = NULL, .tmp = NULL};
+#pragma omp for schedule(static)
+        for (int64_t gi = 0; gi < ngroups; gi++) {
+            int gn = nnb - gi * G < G ? (int)(nnb - gi * G) : G;
+            for (int64_t k0 = 0; k0 < Kred; k0 += DOT_KC) {
+                int64_t nks = ((Kred - k0 < DOT_KC ? Kred - k0 : DOT_KC) + 31) / 32;
+                int from = k0 > 0 || accumulate; // C starts from itself, else from bias or zero
+                cd.bias = from ? NULL : bias;
+                pack_b(Bp, w, gi * G * NC, gn, k0, nks, 1, scratch);
+                for (int g = 0; g < gn; g++) {
+                    int64_t n = (gi * G + g) * NC;
+                    const uint16_t *Bg = Bp + (size_t)(g * 2 * nks) * TILE_ELEMS;
+                    for (int64_t m = 0; m < M; m += DOT_ROWS) dot_block(Ap, Bg, m, mtp, nks_a, k0 / 32, nks, &cd, n, from);
+                }
+            }
+        }
+        free(Bp);
+        free(scratch);
+    }
+    free(Ap);
+}
+
+// C (M, N) (+)= A (M, Kred) · B, B given by its packer over the weight, in
+// blocks of mc rows × kc reduction values of A shared by the threads: on AMX
+// tiles (amx = 1), or on AVX-512 BF16 registers (amx = 0, KERNEL_PREC_BF16
+// only) when all of A would not stay in cache (see matmul_bf16dot_*).
+static void blocked_gemm(float *c, const float *a, int64_t M, int64_t N, int64_t Kred, const weight_info *w,
+                         pack_b_fn pack_b, const float *bias, int accumulate, int amx) {
     kernel_precision prec = kernels_precision();
     int P = weight_parts(w->type), xparts = prec == KERNEL_PREC_FAST ? 2 : prec == KERNEL_PREC_BF16 ? 1 : 3;
     if (xparts == 2 && P > 2) P = 2; // the third weight part only meets products fast mode drops
     if (xparts == 1) P = 1;
     LORAC_ASSERT(amx || xparts == 1);
-    // Register path: B blocks of KC 256 (16 KB) stay in L1 while a row group
-    // of A streams past.
-    // The A block (up to 1024 rows × 256, 512 KB) stays in L2, so B is
-    // packed once for up to 1024 tokens.
-    int64_t kc = amx ? KC : 256, mc = amx ? MC : 1024;
+    // registers: a B block of DOT_KC (16 KB) stays in L1; the A block (up to
+    // 1024 rows × DOT_KC, 512 KB) in L2, so B is packed once per 1024 tokens
+    int64_t kc = amx ? KC : DOT_KC, mc = amx ? MC : 1024;
     int64_t mtp_max = ((M < mc ? M : mc) + 31) / 32 * 2; // tile rows per chunk, even
     int64_t nks_max = (Kred < kc ? (Kred + 31) / 32 : kc / 32);
     int64_t nnb = (N + NC - 1) / NC;
@@ -542,7 +587,7 @@ static void bf16_gemm(float *c, const float *a, int64_t M, int64_t N, int64_t Kr
                         int64_t n = (gi * G + g) * NC;
                         const uint16_t *Bg = Bp + (size_t)(g * P * 2 * nks) * TILE_ELEMS;
                         if (!amx) {
-                            for (int64_t m = 0; m < rows; m += DOT_ROWS) dot_block(Ap, Bg, m, mtp, nks, &cd, n, from);
+                            for (int64_t m = 0; m < rows; m += DOT_ROWS) dot_block(Ap, Bg, m, mtp, nks, 0, nks, &cd, n, from);
                             continue;
                         }
                         for (int64_t tp = 0; tp < mtp / 2; tp++) {
@@ -571,19 +616,28 @@ static void bf16_gemm(float *c, const float *a, int64_t M, int64_t N, int64_t Kr
 }
 
 void matmul_amx_forward(float *y, const float *x, const weight_info *w, const float *bias, int64_t T) {
-    bf16_gemm(y, x, T, w->out, w->in, w, pack_b_forward, bias, 0, 1);
+    blocked_gemm(y, x, T, w->out, w->in, w, pack_b_forward, bias, 0, 1);
 }
 
 void matmul_amx_backward_input(float *dx, const float *dy, const weight_info *w, int64_t T, int accumulate) {
-    bf16_gemm(dx, dy, T, w->in, w->out, w, pack_b_backward, NULL, accumulate, 1);
+    blocked_gemm(dx, dy, T, w->in, w->out, w, pack_b_backward, NULL, accumulate, 1);
 }
 
+// AVX-512 BF16 registers: all of A packed at once (one barrier a call) while
+// it fits in about 2 MB — L2 and the near L3, re-read once per column group —
+// else the blocked loop, whose A block stays in L2 at the price of a barrier
+// per reduction block. Measured on the SmolLM2/SmolLM3 shapes: the one-barrier
+// form wins up to ~1.5 MB of A, the blocked one from ~8 MB (K = 8192, 11008).
+#define DOT_WHOLE_A_MAX (2 << 20)
+
 void matmul_bf16dot_forward(float *y, const float *x, const weight_info *w, const float *bias, int64_t T) {
-    bf16_gemm(y, x, T, w->out, w->in, w, pack_b_forward, bias, 0, 0);
+    if (T * w->in * 2 <= DOT_WHOLE_A_MAX) dot_gemm(y, x, T, w->out, w->in, w, pack_b_forward, bias, 0);
+    else blocked_gemm(y, x, T, w->out, w->in, w, pack_b_forward, bias, 0, 0);
 }
 
 void matmul_bf16dot_backward_input(float *dx, const float *dy, const weight_info *w, int64_t T, int accumulate) {
-    bf16_gemm(dx, dy, T, w->in, w->out, w, pack_b_backward, NULL, accumulate, 0);
+    if (T * w->out * 2 <= DOT_WHOLE_A_MAX) dot_gemm(dx, dy, T, w->in, w->out, w, pack_b_backward, NULL, accumulate);
+    else blocked_gemm(dx, dy, T, w->in, w->out, w, pack_b_backward, NULL, accumulate, 0);
 }
 
 const int kernel_amx_built = 1;
