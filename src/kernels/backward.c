@@ -377,24 +377,35 @@ double cross_entropy_chunked(float *dh, float *losses, const float *h, const ten
     float *mx = xmalloc((size_t)Tt * sizeof *mx), *zt = xmalloc((size_t)Tt * sizeof *zt);
     double *se = xmalloc((size_t)Tt * sizeof *se);
     for (int64_t i = 0; i < Tt; i++) mx[i] = -INFINITY, se[i] = 0, zt[i] = 0;
+    // with a gradient: acc (Tt, d) = Σ_v exp(z_v − mx)·W_v against the running
+    // max, rescaled when the max grows (as flash attention does), so one pass
+    // of logits serves the loss and the gradient
+    float *acc = dh ? xcalloc((size_t)(Tt * d), sizeof *acc) : NULL;
 
-    // pass 1: running max and Σ exp per row, the target's logit
     for (int64_t v0 = 0; v0 < V; v0 += chunk) {
         int64_t cn = V - v0 < chunk ? V - v0 : chunk;
         tensor_view wc = tensor_rows(w, v0, cn);
         matmul_forward(z, hc, &wc, NULL, Tt);
 #pragma omp parallel for schedule(static) if (Tt * cn >= BWD_PAR_MIN)
         for (int64_t i = 0; i < Tt; i++) {
-            const float *zi = z + i * cn;
+            float *zi = z + i * cn;
             float cm = avx ? row_max_avx512(zi, cn) : row_max(zi, cn);
             if (cm > mx[i]) {
-                se[i] *= exp((double)mx[i] - cm); // 0 on the first chunk
+                double f = exp((double)mx[i] - cm); // 0 on the first chunk
+                se[i] *= f;
+                if (acc && mx[i] > -INFINITY)
+                    for (int64_t j = 0; j < d; j++) acc[i * d + j] *= (float)f;
                 mx[i] = cm;
             }
-            se[i] += avx ? row_sumexp_avx512(zi, cn, mx[i]) : row_sumexp(zi, cn, mx[i]);
             int64_t tg = targets[rows[i]];
             if (tg >= v0 && tg < v0 + cn) zt[i] = zi[tg - v0];
+            se[i] += avx ? row_sumexp_avx512(zi, cn, mx[i]) : row_sumexp(zi, cn, mx[i]);
+            if (acc) { // exp(z − mx) in place, the rows of the next product
+                if (avx) row_scaled_softmax_avx512(zi, cn, mx[i], 1.0f);
+                else row_scaled_softmax(zi, cn, mx[i], 1.0f);
+            }
         }
+        if (acc) matmul_backward_input(acc, z, &wc, Tt, 1);
     }
     double total = 0;
     for (int64_t i = 0; i < Tt; i++) {
@@ -403,32 +414,17 @@ double cross_entropy_chunked(float *dh, float *losses, const float *h, const ten
         if (losses) losses[rows[i]] = (float)loss;
     }
 
-    // pass 2: g = grad_scale·(softmax − onehot) per chunk, dh += g·W_chunk
+    // dh += grad_scale·(softmax − onehot)·W = grad_scale·(acc / Σexp − W_target)
     if (dh) {
-        float *dhc = dh;
-        if (Tt < T) dhc = xcalloc((size_t)(Tt * d), sizeof *dhc);
-        for (int64_t v0 = 0; v0 < V; v0 += chunk) {
-            int64_t cn = V - v0 < chunk ? V - v0 : chunk;
-            tensor_view wc = tensor_rows(w, v0, cn);
-            matmul_forward(z, hc, &wc, NULL, Tt);
-#pragma omp parallel for schedule(static) if (Tt * cn >= BWD_PAR_MIN)
-            for (int64_t i = 0; i < Tt; i++) {
-                float *zi = z + i * cn, sc = (float)(grad_scale / se[i]);
-                if (avx) row_scaled_softmax_avx512(zi, cn, mx[i], sc);
-                else row_scaled_softmax(zi, cn, mx[i], sc);
-                int64_t tg = targets[rows[i]];
-                if (tg >= v0 && tg < v0 + cn) zi[tg - v0] -= grad_scale;
-            }
-            matmul_backward_input(dhc, z, &wc, Tt, 1);
+        float *wt = xmalloc((size_t)d * sizeof *wt);
+        for (int64_t i = 0; i < Tt; i++) {
+            float *o = dh + rows[i] * d;
+            const float *ai = acc + i * d;
+            float sc = (float)(grad_scale / se[i]);
+            tensor_row_f32(wt, w, targets[rows[i]]);
+            for (int64_t j = 0; j < d; j++) o[j] += sc * ai[j] - grad_scale * wt[j];
         }
-        if (dhc != dh) {
-            for (int64_t i = 0; i < Tt; i++) {
-                float *o = dh + rows[i] * d;
-                const float *s = dhc + i * d;
-                for (int64_t j = 0; j < d; j++) o[j] += s[j];
-            }
-            free(dhc);
-        }
+        free(wt), free(acc);
     }
     free(rows), free(hbuf), free(z), free(mx), free(zt), free(se);
     return total;

@@ -59,15 +59,18 @@ void attention_backward_ref(float *dq, float *dk, float *dv, const float *dout, 
 // ---- loss ----
 // Cross-entropy of logits = h · Wᵀ (W = lm_head (V, d), frozen) against targets,
 // computed in vocabulary chunks of `chunk` rows so full (T, V) logits never exist:
-// pass 1 finds each row's log-sum-exp chunk by chunk, pass 2 recomputes each
-// chunk's logits and adds grad_scale · (softmax − onehot) · W_chunk into dh.
+// one pass over the chunks keeps each row's running max and Σ exp, and (with dh)
+// accumulates Σ exp(logit − running max)·W_chunk, rescaled when the max grows;
+// at the end dh += grad_scale · (that / Σ exp − W_target), i.e.
+// grad_scale · (softmax − onehot) · W.
 // h (T, d); targets (T), < 0 = not a target (no loss, no gradient);
 // dh (T, d) accumulated, may be NULL (loss only); losses (T), when not NULL,
 // gets each row's loss (0 for non-targets). Returns the sum of target losses.
 // Only target rows enter the matmuls (matmul_forward / matmul_backward_input
 // on tensor_rows chunks, any weight dtype); scratch is one (target rows,
-// chunk) block of logits, so chunk = 4096 costs 16 MB at 1,024 targets.
-// Cost ≈ 2 logits matmuls + 1 matmul_backward_input with dh, 1 without.
+// chunk) block of logits (chunk = 4096: 16 MB at 1,024 targets) and, with dh,
+// one (target rows, d) accumulator.
+// Cost: 1 logits matmul + 1 matmul_backward_input with dh, 1 matmul without.
 double cross_entropy_chunked(float *dh, float *losses, const float *h, const tensor_view *w, const int32_t *targets,
                              int64_t T, int64_t d, int64_t V, int64_t chunk, float grad_scale);
 double cross_entropy_chunked_ref(float *dh, float *losses, const float *h, const tensor_view *w,
