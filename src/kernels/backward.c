@@ -347,8 +347,10 @@ static float row_sumexp(const float *x, int64_t n, float m) {
     for (int64_t i = 0; i < n; i++) s += expf(x[i] - m);
     return s;
 }
-static void row_scaled_softmax(float *x, int64_t n, float shift, float scale) {
-    for (int64_t i = 0; i < n; i++) x[i] = scale * expf(x[i] - shift);
+static float row_exp_sum(float *x, int64_t n, float m) {
+    float s = 0;
+    for (int64_t i = 0; i < n; i++) s += x[i] = expf(x[i] - m);
+    return s;
 }
 
 // Only target rows enter the matmuls: they are gathered into a compact
@@ -399,11 +401,9 @@ double cross_entropy_chunked(float *dh, float *losses, const float *h, const ten
             }
             int64_t tg = targets[rows[i]];
             if (tg >= v0 && tg < v0 + cn) zt[i] = zi[tg - v0];
-            se[i] += avx ? row_sumexp_avx512(zi, cn, mx[i]) : row_sumexp(zi, cn, mx[i]);
-            if (acc) { // exp(z − mx) in place, the rows of the next product
-                if (avx) row_scaled_softmax_avx512(zi, cn, mx[i], 1.0f);
-                else row_scaled_softmax(zi, cn, mx[i], 1.0f);
-            }
+            if (acc) // exp(z − mx) in place: the rows of the next product
+                se[i] += avx ? row_exp_sum_avx512(zi, cn, mx[i]) : row_exp_sum(zi, cn, mx[i]);
+            else se[i] += avx ? row_sumexp_avx512(zi, cn, mx[i]) : row_sumexp(zi, cn, mx[i]);
         }
         if (acc) matmul_backward_input(acc, z, &wc, Tt, 1);
     }

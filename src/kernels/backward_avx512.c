@@ -380,13 +380,25 @@ float row_sumexp_avx512(const float *x, int64_t n, float m) {
     return hsum512(_mm512_add_ps(s0, s1));
 }
 
-void row_scaled_softmax_avx512(float *x, int64_t n, float lse, float scale) {
-    __m512 vl = _mm512_set1_ps(lse), vs = _mm512_set1_ps(scale);
-    for (int64_t i = 0; i < n; i += 16) {
-        __mmask16 k = tail_mask(n - i);
-        __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), vl));
-        _mm512_mask_storeu_ps(x + i, k, _mm512_mul_ps(e, vs));
+float row_exp_sum_avx512(float *x, int64_t n, float m) {
+    // the same sums in the same order as row_sumexp_avx512
+    __m512 vm = _mm512_set1_ps(m), s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512 e0 = exp512(_mm512_sub_ps(_mm512_loadu_ps(x + i), vm));
+        __m512 e1 = exp512(_mm512_sub_ps(_mm512_loadu_ps(x + i + 16), vm));
+        _mm512_storeu_ps(x + i, e0);
+        _mm512_storeu_ps(x + i + 16, e1);
+        s0 = _mm512_add_ps(s0, e0);
+        s1 = _mm512_add_ps(s1, e1);
     }
+    for (; i < n; i += 16) {
+        __mmask16 k = tail_mask(n - i);
+        __m512 e = _mm512_maskz_mov_ps(k, exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), vm)));
+        _mm512_mask_storeu_ps(x + i, k, e);
+        s0 = _mm512_add_ps(s0, e);
+    }
+    return hsum512(_mm512_add_ps(s0, s1));
 }
 
 // ---- attention backward ----
@@ -593,8 +605,8 @@ float row_sumexp_avx512(const float *x, int64_t n, float m) {
     (void)x, (void)n, (void)m;
     abort();
 }
-void row_scaled_softmax_avx512(float *x, int64_t n, float lse, float scale) {
-    (void)x, (void)n, (void)lse, (void)scale;
+float row_exp_sum_avx512(float *x, int64_t n, float m) {
+    (void)x, (void)n, (void)m;
     abort();
 }
 #endif

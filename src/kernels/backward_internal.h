@@ -19,7 +19,7 @@ void attention_backward_avx512(float *dq, float *dk, float *dv, const float *dou
 // Log-sum-exp pieces over one row of n logits: the maximum, and Σ exp(x − m).
 float row_max_avx512(const float *x, int64_t n);
 float row_sumexp_avx512(const float *x, int64_t n, float m);
-// x (n) = scale · exp(x − lse) in place.
-void row_scaled_softmax_avx512(float *x, int64_t n, float lse, float scale);
+// x = exp(x − m) in place; returns Σ exp(x − m) summed as row_sumexp_avx512 sums it.
+float row_exp_sum_avx512(float *x, int64_t n, float m);
 
 #endif

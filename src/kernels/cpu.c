@@ -82,7 +82,8 @@ kernel_isa kernels_isa_detected(void) {
     return (kernel_isa)d;
 }
 
-int kernels_has_avx512_bf16(void) { return kernels_isa_detected() >= KERNEL_ISA_AVX512 && has_bf16 && kernel_amx_built; }
+// AVX-512 BF16 (vdpbf16ps) on this CPU, and the path built (matmul_amx.c).
+static int has_avx512_bf16(void) { return kernels_isa_detected() >= KERNEL_ISA_AVX512 && has_bf16 && kernel_amx_built; }
 
 kernel_isa kernels_isa(void) {
     int c = __atomic_load_n(&cap, __ATOMIC_ACQUIRE);
@@ -142,6 +143,6 @@ kernel_precision kernels_precision_effective(kernel_precision want) {
     kernel_isa isa = kernels_isa();
     if (want == KERNEL_PREC_FAST) return isa >= KERNEL_ISA_AMX ? want : KERNEL_PREC_FP32;
     if (want == KERNEL_PREC_BF16)
-        return isa >= KERNEL_ISA_AMX || (isa == KERNEL_ISA_AVX512 && kernels_has_avx512_bf16()) ? want : KERNEL_PREC_FP32;
+        return isa >= KERNEL_ISA_AMX || (isa == KERNEL_ISA_AVX512 && has_avx512_bf16()) ? want : KERNEL_PREC_FP32;
     return KERNEL_PREC_FP32;
 }

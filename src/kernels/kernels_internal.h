@@ -39,9 +39,6 @@ void matmul_amx_backward_input(float *dx, const float *dy, const weight_info *w,
 // The same packing with AVX-512 BF16 register products: KERNEL_PREC_BF16 only.
 void matmul_bf16dot_forward(float *y, const float *x, const weight_info *w, const float *bias, int64_t T);
 void matmul_bf16dot_backward_input(float *dx, const float *dy, const weight_info *w, int64_t T, int accumulate);
-// Whether this CPU has AVX-512 BF16 (vdpbf16ps) and this build carries the
-// path (matmul_amx.c).
-int kernels_has_avx512_bf16(void);
 // Ask the OS for the AMX tile state once per process; 0 when granted.
 int amx_request_permission(void);
 

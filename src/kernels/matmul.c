@@ -170,10 +170,11 @@ static void backward_scalar(float *dx, const float *dy, const weight_info *w, in
 }
 
 // ---- public ----
-// AVX-512 BF16 register products: bf16 precision asked for, no AMX.
+// AVX-512 BF16 register products: bf16 precision asked for and computed
+// here (kernels_precision_effective holds the rule), no AMX.
 static int bf16_dot(kernel_isa isa, int64_t T) {
     return isa == KERNEL_ISA_AVX512 && T >= KERNEL_GEMM_MIN_T && kernels_precision() == KERNEL_PREC_BF16 &&
-           kernels_has_avx512_bf16();
+           kernels_precision_effective(KERNEL_PREC_BF16) == KERNEL_PREC_BF16;
 }
 
 void matmul_forward(float *y, const float *x, const tensor_view *w, const float *bias, int64_t T) {

@@ -314,6 +314,14 @@ static void pack_b_backward(uint16_t *Bp, const weight_info *w, int64_t c0, int 
 typedef void (*pack_b_fn)(uint16_t *Bp, const weight_info *w, int64_t col0, int G, int64_t red0, int64_t nks,
                           int P, uint16_t *scratch);
 
+// B blocks packed per call: backward reads G·64 contiguous bytes per weight
+// row (one line per row is latency-bound); G small enough that each thread
+// still gets several groups. Forward packs one.
+static int b_blocks_per_pack(pack_b_fn pack_b, int64_t nnb) {
+    int G = pack_b == pack_b_backward ? (int)(nnb / (4 * omp_get_max_threads())) : 1;
+    return G < 1 ? 1 : G > 4 ? 4 : G;
+}
+
 // ---- C: the output, 2×2 tiles ----
 typedef struct {
     float *c;       // (M, ldc) output
@@ -506,8 +514,7 @@ static void dot_gemm(float *c, const float *a, int64_t M, int64_t N, int64_t Kre
                      pack_b_fn pack_b, const float *bias, int accumulate) {
     int64_t nks_a = (Kred + 31) / 32, mtp = (M + 31) / 32 * 2, nks_max = (Kred < DOT_KC ? nks_a : DOT_KC / 32);
     int64_t nnb = (N + NC - 1) / NC;
-    int G = pack_b == pack_b_backward ? (int)(nnb / (4 * omp_get_max_threads())) : 1;
-    G = G < 1 ? 1 : G > 4 ? 4 : G;
+    int G = b_blocks_per_pack(pack_b, nnb);
     int64_t ngroups = (nnb + G - 1) / G;
     uint16_t *Ap = xmalloc_aligned(64, (size_t)(mtp * nks_a * TILE_ELEMS) * sizeof *Ap);
 #pragma omp parallel
@@ -555,11 +562,7 @@ static void blocked_gemm(float *c, const float *a, int64_t M, int64_t N, int64_t
     int64_t mtp_max = ((M < mc ? M : mc) + 31) / 32 * 2; // tile rows per chunk, even
     int64_t nks_max = (Kred < kc ? (Kred + 31) / 32 : kc / 32);
     int64_t nnb = (N + NC - 1) / NC;
-    // B blocks packed per call: backward reads G·64 contiguous bytes per
-    // weight row (one line per row is latency-bound); G small enough that
-    // each thread still gets several groups.
-    int G = pack_b == pack_b_backward ? (int)(nnb / (4 * omp_get_max_threads())) : 1;
-    G = G < 1 ? 1 : G > 4 ? 4 : G;
+    int G = b_blocks_per_pack(pack_b, nnb);
     int64_t ngroups = (nnb + G - 1) / G;
     uint16_t *Ap = xmalloc_aligned(64, (size_t)(xparts * mtp_max * nks_max * TILE_ELEMS) * sizeof *Ap);
 #pragma omp parallel
