@@ -38,11 +38,11 @@ int cmd_lora(int argc, char **argv) {
     }
     train_config_print_notes(&cfg, stderr);
     // the workflow sections are lorac run's: say so rather than ignore them silently
-    static const char *const sections[] = {"fuse", "generation", "test_prompts", "evaluation", "audit"};
-    for (size_t i = 0; i < sizeof sections / sizeof *sections; i++) {
+    for (int i = 0; i < TC_NSECTIONS; i++) {
+        const char *name = train_config_section_names[i];
         int line = 0;
-        if (train_config_section(&cfg, sections[i], &line))
-            fprintf(stderr, "note: '%s' (%s:%d) is a lorac run section; lorac lora does not use it\n", sections[i],
+        if (train_config_section(&cfg, name, &line))
+            fprintf(stderr, "note: '%s' (%s:%d) is a lorac run section; lorac lora does not use it\n", name,
                     cfg.config ? cfg.config : "config", line);
     }
     int r = train_run(&cfg);

@@ -310,7 +310,7 @@ static const struct {
     {K_LR_SCHEDULE, "warmup_steps", "warmup"},
 };
 
-static const char *const SECTION_NAMES[TC_NSECTIONS] = {"fuse", "generation", "test_prompts", "evaluation", "audit"};
+const char *const train_config_section_names[TC_NSECTIONS] = {"fuse", "generation", "test_prompts", "evaluation", "audit"};
 
 static int tgt(int kid) { return KEYS[kid].target ? KEYS[kid].target : kid; }
 
@@ -1220,7 +1220,7 @@ void train_config_print_notes(const train_config *cfg, FILE *f) {
 const json_t *train_config_section(const train_config *cfg, const char *name, int *line) {
     if (line) *line = 0;
     for (int i = 0; i < TC_NSECTIONS; i++)
-        if (!strcmp(SECTION_NAMES[i], name)) {
+        if (!strcmp(train_config_section_names[i], name)) {
             if (line && cfg->section_lines[i]) *line = (int)json_integer_value(json_object_get(cfg->section_lines[i], name));
             return cfg->sections[i];
         }
@@ -1563,11 +1563,9 @@ json_t *train_config_to_json(const train_config *cfg) {
         if (given(cfg, FEAT[i])) SET(KEYS[FEAT[i]].name, json_string(*(char *const *)cfield(cfg, &KEYS[FEAT[i]])));
     if (cfg->wandb) SET("wandb", json_string(cfg->wandb));
     SET("early_stopping_patience", json_integer(cfg->early_stopping_patience));
-    SET("matmul_precision", json_string(cfg->matmul_precision == TRAIN_MATMUL_AUTO
-                                            ? "auto"
-                                            : kernel_precision_name((kernel_precision)cfg->matmul_precision)));
+    SET("matmul_precision", json_string(train_matmul_precision_name(cfg->matmul_precision)));
     for (int i = 0; i < TC_NSECTIONS; i++)
-        if (cfg->sections[i]) SET(SECTION_NAMES[i], json_deep_copy(cfg->sections[i]));
+        if (cfg->sections[i]) SET(train_config_section_names[i], json_deep_copy(cfg->sections[i]));
 #undef SET
     return j;
 }
@@ -1656,4 +1654,8 @@ double train_config_lr(const train_config *cfg, int64_t step) {
         return schedule_at(s, (double)(step - s->warmup - 1));
     }
     return schedule_at(s, (double)step);
+}
+
+const char *train_matmul_precision_name(int p) {
+    return p == TRAIN_MATMUL_AUTO ? "auto" : kernel_precision_name((kernel_precision)p);
 }

@@ -135,6 +135,8 @@ typedef struct {
 
 // Workflow sections kept opaque for later commands (fuse:, generation:, ...).
 typedef enum { TC_SEC_FUSE, TC_SEC_GENERATION, TC_SEC_TEST_PROMPTS, TC_SEC_EVALUATION, TC_SEC_AUDIT, TC_NSECTIONS } train_config_section_id;
+// Their YAML names, by id: "fuse", "generation", "test_prompts", "evaluation", "audit".
+extern const char *const train_config_section_names[TC_NSECTIONS];
 
 typedef struct train_config_priv train_config_priv; // where each value came from, raw values (private)
 
@@ -250,6 +252,8 @@ json_t *train_config_to_json(const train_config *cfg);
 // matmul_precision: auto = bf16 products when the trained blocks' weights are
 // bf16 and the CPU computes them (AVX-512 BF16 or AMX), else fp32.
 #define TRAIN_MATMUL_AUTO 3
+// "fp32", "fast", "bf16" or "auto": a matmul_precision value as the YAML spells it.
+const char *train_matmul_precision_name(int p);
 // Write it atomically, sorted, indent 4 (as mlx-lm's save_config).
 int train_config_save_json(const train_config *cfg, const char *path);
 

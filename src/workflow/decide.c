@@ -156,8 +156,7 @@ static void rule_time(const run_ctx *c, const json_t *pf, json_t *out) {
     const char *used = json_string_value(json_object_get(json_object_get(pf, "probe"), "matmul_precision"));
     if (used && !strcmp(used, "fp32") && kernels_precision_effective(KERNEL_PREC_BF16) == KERNEL_PREC_BF16)
         change(r, "matmul_precision",
-               json_string(cfg->matmul_precision == TRAIN_MATMUL_AUTO ? "auto"
-                                                                      : kernel_precision_name((kernel_precision)cfg->matmul_precision)),
+               json_string(train_matmul_precision_name(cfg->matmul_precision)),
                json_string("bf16"), "bf16 products summed in fp32 (PyTorch bf16 autocast's precision): 1.7-2.4x faster training on this CPU");
     const json_t *model = json_object_get(pf, "model");
     int64_t layers = json_integer_value(json_object_get(model, "layers"));

@@ -94,9 +94,9 @@ static json_t *section_or_null(const train_config *cfg, const char *name) {
 // The training configuration without what does not change the adapters.
 static json_t *training_inputs(const run_ctx *c) {
     json_t *j = train_config_to_json(c->cfg);
-    static const char *const drop[] = {"fuse", "generation", "test_prompts", "evaluation", "audit", "config",
-                                       "adapter_path", "resume_adapter_file", "steps_per_report", "save_every"};
+    static const char *const drop[] = {"config", "adapter_path", "resume_adapter_file", "steps_per_report", "save_every"};
     for (size_t i = 0; i < sizeof drop / sizeof *drop; i++) json_object_del(j, drop[i]);
+    for (int i = 0; i < TC_NSECTIONS; i++) json_object_del(j, train_config_section_names[i]);
     char *tr = path_join(c->cfg->data, "train.jsonl"), *va = path_join(c->cfg->data, "valid.jsonl");
     json_object_set_new(j, "train.jsonl", file_stamp(tr));
     json_object_set_new(j, "valid.jsonl", file_stamp(va));
@@ -117,10 +117,8 @@ static json_t *stage_inputs(const run_ctx *c, run_stage s) {
     switch (s) {
     case STAGE_PREFLIGHT: {
         json_object_set_new(j, "training", training_inputs(c));
-        for (int i = 0; i < TC_NSECTIONS; i++) {
-            static const char *const names[] = {"fuse", "generation", "test_prompts", "evaluation", "audit"};
-            json_object_set_new(j, names[i], section_or_null(cfg, names[i]));
-        }
+        for (int i = 0; i < TC_NSECTIONS; i++)
+            json_object_set_new(j, train_config_section_names[i], section_or_null(cfg, train_config_section_names[i]));
         json_object_set_new(j, "time_budget_h", json_real(c->o->time_budget_h));
         json_object_set_new(j, "memory_limit_gb", json_real(c->o->memory_limit_gb));
         json_object_set_new(j, "probe_steps", json_integer(c->o->probe_steps));

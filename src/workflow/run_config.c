@@ -49,12 +49,11 @@ static const skey KEYS[] = {
 };
 #define N_KEYS (sizeof KEYS / sizeof KEYS[0])
 
-static const char *const SECTIONS[] = {"fuse", "generation", "test_prompts", "evaluation", "audit"};
 
 // ---- where ----
 static int section_id(const char *name) {
     for (int i = 0; i < TC_NSECTIONS; i++)
-        if (!strcmp(SECTIONS[i], name)) return i;
+        if (!strcmp(train_config_section_names[i], name)) return i;
     return -1;
 }
 
@@ -67,7 +66,7 @@ char *run_config_where(const train_config *cfg, const char *dotted) {
     free(sec);
     if (id >= 0 && cfg->section_lines[id]) {
         json_int_t line = json_integer_value(json_object_get(cfg->section_lines[id], dotted));
-        if (!line) line = json_integer_value(json_object_get(cfg->section_lines[id], SECTIONS[id]));
+        if (!line) line = json_integer_value(json_object_get(cfg->section_lines[id], train_config_section_names[id]));
         if (line) return xasprintf("%s:%lld", file, (long long)line);
     }
     return xstrdup(file);
@@ -75,8 +74,8 @@ char *run_config_where(const train_config *cfg, const char *dotted) {
 
 int run_config_line(const train_config *cfg, const char *dotted) {
     for (int id = 0; id < TC_NSECTIONS; id++) {
-        size_t n = strlen(SECTIONS[id]);
-        if (strncmp(dotted, SECTIONS[id], n) != 0 || (dotted[n] && dotted[n] != '.' && dotted[n] != '[')) continue;
+        size_t n = strlen(train_config_section_names[id]);
+        if (strncmp(dotted, train_config_section_names[id], n) != 0 || (dotted[n] && dotted[n] != '.' && dotted[n] != '[')) continue;
         return cfg->section_lines[id] ? (int)json_integer_value(json_object_get(cfg->section_lines[id], dotted)) : 0;
     }
     return -1;
@@ -174,7 +173,7 @@ int run_config_check(const train_config *cfg) {
     for (int i = 0; i < TC_NSECTIONS; i++) {
         const json_t *s = cfg->sections[i];
         if (!s || json_is_null(s)) continue;
-        const char *name = SECTIONS[i];
+        const char *name = train_config_section_names[i];
         char *w = run_config_where(cfg, name);
         int rc = 0;
         if (i == TC_SEC_TEST_PROMPTS) {
