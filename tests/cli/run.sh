@@ -157,6 +157,10 @@ fixture() { # NAME METRICS RESPONSES
   "$LORAC" eval -t 1 --responses "fx/$1/responses.jsonl" -q -o "fx/$1/eval.json" || bad "eval --responses for fixture $1"
   "$LORAC" run "fx/$1/config.yaml" --run-dir "fx/$1" --only report > "fx/$1.log" 2>&1 || bad "report on fixture $1: $(cat fx/$1.log)"
 }
+# fires NAME LOG_NEEDLE NEXT_NEEDLE: fixture NAME's report names the rule and run-next.yaml carries the change
+fires() {
+  grep -q "$2" "fx/$1.log" && grep -q "$3" "fx/$1/run-next.yaml" && ok || bad "$1: $(cat "fx/$1.log") $(cat "fx/$1/run-next.yaml")"
+}
 good='{"prompt": "Why do I keep gaining weight?", "response": "**Insulin** is the hormone that decides whether your body stores fat or burns it.\n\nWhen insulin stays high all day, fat cells keep taking in energy and struggle to release it. That is why the **insulin model** explains weight gain better than calories alone.\n\n- Lower your **carbohydrate** intake, especially refined starch and sugar.\n- Leave longer gaps between meals so insulin can fall.\n- Try a short **fast** once you are used to fewer snacks.\n\nCalories still count, but lowering insulin is what lets stored fat come back out. Most people find hunger settles within a couple of weeks, and energy becomes steadier through the day."}'
 falling='{"step":0,"val_loss":2.0}
 {"step":10,"train_loss":2.0}
@@ -168,46 +172,39 @@ fixture healthy "$falling" "$good"
 grep -q "Recommendations: none" fx/healthy.log && grep -q "None: no rule found evidence" fx/healthy/report.md && ok ||
   bad "healthy run got recommendations: $(cat fx/healthy.log)"
 fixture loops "$falling" '{"prompt": "q", "response": "Insulin drives fat storage in the body. Insulin drives fat storage in the body. Insulin drives fat storage in the body. Insulin drives fat storage in the body."}'
-grep -q "\[loops" fx/loops.log && grep -q "repetition_penalty: 1.3  # lorac run: was 1.2" fx/loops/run-next.yaml && ok ||
-  bad "loops: $(cat fx/loops.log) $(cat fx/loops/run-next.yaml)"
+fires loops "\[loops" "repetition_penalty: 1.3  # lorac run: was 1.2"
 fixture val_rising '{"step":0,"val_loss":2.0}
 {"step":10,"train_loss":1.9}
 {"step":50,"val_loss":1.5}
 {"step":60,"train_loss":0.9}
 {"step":100,"val_loss":1.9}
 {"step":100,"train_loss":0.4}' "$good"
-grep -q "\[val_rising" fx/val_rising.log && grep -q "iters: 50  # lorac run: was 100" fx/val_rising/run-next.yaml && ok ||
-  bad "val_rising: $(cat fx/val_rising.log) $(cat fx/val_rising/run-next.yaml)"
+fires val_rising "\[val_rising" "iters: 50  # lorac run: was 100"
 fixture train_flat '{"step":0,"val_loss":2.0}
 {"step":10,"train_loss":2.0}
 {"step":20,"train_loss":2.01}
 {"step":30,"train_loss":1.99}
 {"step":100,"val_loss":2.0}' "$good"
-grep -q "\[train_flat" fx/train_flat.log && grep -q "learning_rate: 0.0003  # lorac run: was 0.0001" fx/train_flat/run-next.yaml && ok ||
-  bad "train_flat: $(cat fx/train_flat.log) $(cat fx/train_flat/run-next.yaml)"
+fires train_flat "\[train_flat" "learning_rate: 0.0003  # lorac run: was 0.0001"
 fixture stance "$falling" '{"prompt": "q", "response": "Weight loss is all about calories: eat less and move more. A calorie is a calorie."}'
-grep -q "\[stance" fx/stance.log && grep -q "lora_rank: 16  # lorac run: was 8" fx/stance/run-next.yaml && ok ||
-  bad "stance: $(cat fx/stance.log) $(cat fx/stance/run-next.yaml)"
+fires stance "\[stance" "lora_rank: 16  # lorac run: was 8"
 fixture diverging '{"step":0,"val_loss":2.0}
 {"step":10,"train_loss":2.0}
 {"step":20,"train_loss":2.6}
 {"step":30,"train_loss":3.1}
 {"step":100,"val_loss":2.0}' "$good"
-grep -q "Training loss diverged" fx/diverging.log && grep -q "learning_rate: 3.33333e-05  # lorac run: was 0.0001" fx/diverging/run-next.yaml && ok ||
-  bad "diverging: $(cat fx/diverging.log) $(cat fx/diverging/run-next.yaml)"
+fires diverging "Training loss diverged" "learning_rate: 3.33333e-05  # lorac run: was 0.0001"
 # after the fact: training peaked near the machine's memory; training took longer than the budget
 mkdir -p fx/peak/adapters fx/late/adapters
 cp fx/healthy/config.yaml fx/healthy/eval.json fx/peak/ && cp fx/healthy/config.yaml fx/healthy/eval.json fx/late/
 printf '{"step":0,"val_loss":2.0}\n{"step":10,"train_loss":2.0,"peak_rss_gb":0.95}\n{"step":20,"train_loss":1.5,"peak_rss_gb":0.97}\n{"step":30,"train_loss":1.2}\n{"step":100,"val_loss":1.5}\n' > fx/peak/adapters/metrics.jsonl
 printf '{"ok": true, "memory": {"fits": true, "total_gb": 1.0}, "model": {"layers": 4}}\n' > fx/peak/preflight.json
 "$LORAC" run fx/peak/config.yaml --run-dir fx/peak --only report > fx/peak.log 2>&1
-grep -q "\[memory" fx/peak.log && grep -q "grad_checkpoint: true  # lorac run: was false" fx/peak/run-next.yaml && ok ||
-  bad "peak memory: $(cat fx/peak.log)"
+fires peak "\[memory" "grad_checkpoint: true  # lorac run: was false"
 cp fx/healthy/adapters/metrics.jsonl fx/late/adapters/
 printf '{"ok": true, "estimated_seconds": {"total": 7200}, "probe": {"tokens_per_sec": 10}, "model": {"layers": 4}, "data": {"train_tokens": {"p95": 300}}}\n' > fx/late/preflight.json
 "$LORAC" run fx/late/config.yaml --run-dir fx/late --only report --time-budget 1 > fx/late.log 2>&1
-grep -q "\[time" fx/late.log && grep -q "max_seq_length: 300  # lorac run: was 2048" fx/late/run-next.yaml && ok ||
-  bad "time: $(cat fx/late.log) $(cat fx/late/run-next.yaml)"
+fires late "\[time" "max_seq_length: 300  # lorac run: was 2048"
 "$LORAC" run fx/late/config.yaml --run-dir fx/late --only report > fx/late2.log 2>&1
 grep -q "Recommendations: none" fx/late2.log && ok || bad "time rule fired without a budget: $(cat fx/late2.log)"
 # rules that did not see their evidence stay silent
