@@ -293,6 +293,39 @@ static void trainer_release(trainer *t) {
     kernels_set_precision(t->prev_precision);
 }
 
+// matmul_precision resolved for this model and CPU (auto: bf16 products on bf16
+// weights where the CPU has them), printed unless quiet.
+static kernel_precision matmul_precision_for(const train_config *cfg, const layer_weights *trained, int quiet) {
+    kernel_precision prec;
+    const char *why;
+    if (cfg->matmul_precision == TRAIN_MATMUL_AUTO) {
+        const tensor_view *w = trained->q;
+        int bf16_weights = w && w->type == DTYPE_BF16;
+        int cpu = kernels_precision_effective(KERNEL_PREC_BF16) == KERNEL_PREC_BF16;
+        prec = bf16_weights && cpu ? KERNEL_PREC_BF16 : KERNEL_PREC_FP32;
+        why = bf16_weights && cpu ? "auto: bf16 weights, a CPU with bf16 products; matmul_precision: fp32 for exact products"
+              : !bf16_weights     ? "auto: the weights are not bf16"
+                                  : "auto: this CPU has no bf16 products";
+    } else {
+        prec = (kernel_precision)cfg->matmul_precision;
+        why = "matmul_precision";
+        if (kernels_precision_effective(prec) != prec) {
+            if (!quiet)
+                fprintf(stderr, "lorac: warning: matmul_precision %s needs %s, which this CPU (%s) lacks: computing in fp32\n",
+                        kernel_precision_name(prec), prec == KERNEL_PREC_FAST ? "AMX" : "AVX-512 BF16 or AMX",
+                        kernel_isa_name(kernels_isa()));
+            prec = KERNEL_PREC_FP32;
+        }
+    }
+    if (!quiet)
+        fprintf(stderr, "Matmul precision: %s — %s (%s)\n", kernel_precision_name(prec),
+                prec == KERNEL_PREC_BF16   ? "activations and weights rounded to bf16, sums in fp32"
+                : prec == KERNEL_PREC_FAST ? "activations in two bf16 parts (AMX)"
+                                           : "exact fp32 products",
+                why);
+    return prec;
+}
+
 // Model, tokenized data (train when training, valid when validating, test when
 // testing), adapters (resumed weights when resume_adapter_file), buffers and the
 // optimizer. Prints the truncation warning and the trainable-parameter line.
@@ -338,35 +371,9 @@ static int trainer_setup(trainer *t, train_config *cfg, int quiet) {
         else fprintf(stderr, "%s rank %lld, scale %g, dropout %g on the last %lld layers\n", cfg->fine_tune_type == FT_DORA ? "DoRA" : "LoRA",
                      (long long)lora->rank, lora->scale, lora->dropout, (long long)(lora->n_layers - lora->first_layer));
     }
-    kernel_precision prec;
-    const char *why;
-    if (cfg->matmul_precision == TRAIN_MATMUL_AUTO) {
-        const tensor_view *w = t->g.m.layers[lora->first_layer].q;
-        int bf16_weights = w && w->type == DTYPE_BF16;
-        int cpu = kernels_precision_effective(KERNEL_PREC_BF16) == KERNEL_PREC_BF16;
-        prec = bf16_weights && cpu ? KERNEL_PREC_BF16 : KERNEL_PREC_FP32;
-        why = bf16_weights && cpu ? "auto: bf16 weights, a CPU with bf16 products; matmul_precision: fp32 for exact products"
-              : !bf16_weights     ? "auto: the weights are not bf16"
-                                  : "auto: this CPU has no bf16 products";
-    } else {
-        prec = (kernel_precision)cfg->matmul_precision;
-        why = "matmul_precision";
-        if (kernels_precision_effective(prec) != prec) {
-            if (!quiet)
-                fprintf(stderr, "lorac: warning: matmul_precision %s needs %s, which this CPU (%s) lacks: computing in fp32\n",
-                        kernel_precision_name(prec), prec == KERNEL_PREC_FAST ? "AMX" : "AVX-512 BF16 or AMX",
-                        kernel_isa_name(kernels_isa()));
-            prec = KERNEL_PREC_FP32;
-        }
-    }
+    kernel_precision prec = matmul_precision_for(cfg, &t->g.m.layers[lora->first_layer], quiet);
     kernels_set_precision(prec);
     t->precision = prec;
-    if (!quiet)
-        fprintf(stderr, "Matmul precision: %s — %s (%s)\n", kernel_precision_name(prec),
-                prec == KERNEL_PREC_BF16   ? "activations and weights rounded to bf16, sums in fp32"
-                : prec == KERNEL_PREC_FAST ? "activations in two bf16 parts (AMX)"
-                                           : "exact fp32 products",
-                why);
     // buffers sized for the largest batch any set can make
     int64_t max_tokens = cfg->batch_size * cfg->max_seq_length;
     if (train_ctx_init(&t->ctx, &t->g.m, lora, max_tokens, cfg->grad_checkpoint)) goto out;
